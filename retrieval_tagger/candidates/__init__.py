@@ -1,0 +1,1 @@
+"""Candidate tags for each product: neighbour votes per modality, then fusion."""

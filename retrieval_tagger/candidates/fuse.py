@@ -1,0 +1,66 @@
+"""Fuse per-modality scores and pick each product's tags (facet values exclude each other)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval_tagger.vocab import TagVocab
+
+
+def fuse(scores: dict[str, np.ndarray], present: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """Weighted mean of modality scores, over the modalities each product has.
+
+    ``scores[m]`` is (queries x tags), ``present[m]`` a boolean per query. A product
+    with only text is scored by text alone, with its weight renormalised.
+    """
+    names = list(scores)
+    total = np.zeros_like(scores[names[0]])
+    norm = np.zeros((total.shape[0], 1), dtype=np.float32)
+    for name in names:
+        w = float(weights.get(name, 0.0)) * present[name].astype(np.float32)[:, None]
+        total += w * scores[name]
+        norm += w
+    return total / np.where(norm > 0, norm, 1.0)
+
+
+def facet_best(scores: np.ndarray, vocab: TagVocab) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For each facet, the best value's column and score per product."""
+    best = {}
+    for facet, cols in vocab.facets.items():
+        sub = scores[:, cols]
+        arg = np.argmax(sub, axis=1)
+        best[facet] = (cols[arg], sub[np.arange(len(sub)), arg])
+    return best
+
+
+def select(scores: np.ndarray, vocab: TagVocab, top_n: int = 10, min_score: float = 0.0, exclusive: bool = True) -> list[list[tuple[int, float]]]:
+    """Each product's tags as (column, score), best first.
+
+    With ``exclusive`` each facet contributes its best value only; free tags compete
+    on score. Tags scoring 0 or below ``min_score`` are left out.
+    """
+    n = scores.shape[0]
+    if exclusive and vocab.facets:
+        best = list(facet_best(scores, vocab).values())
+        parts_cols = [cols for cols, _ in best]
+        parts_scores = [vals for _, vals in best]
+        if len(vocab.free):
+            free = scores[:, vocab.free]
+            m = min(top_n, free.shape[1])
+            top = np.argpartition(-free, m - 1, axis=1)[:, :m]
+            parts_cols.append(vocab.free[top])
+            parts_scores.append(np.take_along_axis(free, top, axis=1))
+        cand_cols = np.column_stack(parts_cols)
+        cand_scores = np.column_stack(parts_scores)
+    else:
+        m = min(top_n, scores.shape[1])
+        cand_cols = np.argpartition(-scores, m - 1, axis=1)[:, :m]
+        cand_scores = np.take_along_axis(scores, cand_cols, axis=1)
+    order = np.argsort(-cand_scores, axis=1, kind="stable")[:, :top_n]
+    cand_cols = np.take_along_axis(cand_cols, order, axis=1)
+    cand_scores = np.take_along_axis(cand_scores, order, axis=1)
+    keep = (cand_scores > 0) & (cand_scores >= min_score)
+    return [
+        [(int(c), float(s)) for c, s, k in zip(cand_cols[i], cand_scores[i], keep[i]) if k]
+        for i in range(n)
+    ]

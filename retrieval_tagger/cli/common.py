@@ -1,0 +1,45 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import typer
+
+from retrieval_tagger.catalog import CatalogSpec
+
+
+def split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+IdCol = typer.Option(None, "--id-col", help="Column with the product id [default: id].")
+TextCols = typer.Option(None, "--text-cols", help="Comma-separated text columns, joined [default: title,description where present].")
+ImageCol = typer.Option(None, "--image-col", help="Column with image paths, relative to the catalog file or absolute [default: image where present].")
+TagsCol = typer.Option(None, "--tags-col", help="Column with a tag list: '|'-separated or a JSON array.")
+FacetCols = typer.Option(None, "--facet-cols", help="Comma-separated columns; each becomes facet:value tags.")
+Strict = typer.Option(False, "--strict", help="Treat duplicate ids, empty rows and bad images as errors.")
+
+
+def catalog_spec(id_col, text_cols, image_col, tags_col, facet_cols, strict=False) -> CatalogSpec:
+    return CatalogSpec(
+        id_col=id_col,
+        text_cols=split_list(text_cols) or None,
+        image_col=image_col,
+        tags_col=tags_col,
+        facet_cols=split_list(facet_cols),
+        strict=strict,
+    )
+
+
+def spec_from_manifest(columns: dict, **overrides) -> CatalogSpec:
+    """The column mapping an index was built with, with any options the user gave on top."""
+    base = CatalogSpec(
+        id_col=columns.get("id_col"),
+        text_cols=columns.get("text_cols"),
+        image_col=columns.get("image_col"),
+        tags_col=columns.get("tags_col"),
+        facet_cols=columns.get("facet_cols") or (),
+    )
+    for key, value in overrides.items():
+        if value:
+            setattr(base, key, value)
+    return base

@@ -1,0 +1,59 @@
+"""``rtag eval``: tag a labelled file and score the tags against the truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from retrieval_tagger.cli import common
+from retrieval_tagger.cli.tag_cmd import ImageWeight, K, Temperature, TextWeight, tag_options
+
+
+def evaluate_cmd(
+    test_file: Path = typer.Argument(..., help="Labelled products, same format and columns as the catalog."),
+    index: str = typer.Option(..., "--index", "-i", help="Index name or folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    ks: str = typer.Option("1,3,5", "--ks", help="Cut-offs for P@k, R@k, F1@k, nDCG@k."),
+    k: int = K,
+    temperature: float = Temperature,
+    text_weight: float = TextWeight,
+    image_weight: float = ImageWeight,
+    exclude_self: bool = typer.Option(True, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
+    id_col: str = common.IdCol,
+    text_cols: str = common.TextCols,
+    image_col: str = common.ImageCol,
+    tags_col: str = common.TagsCol,
+    facet_cols: str = common.FacetCols,
+    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+) -> None:
+    """P@k, R@k, F1@k, nDCG@k and facet accuracy (overall and per facet) on a labelled file."""
+    from retrieval_tagger.catalog import read_catalog
+    from retrieval_tagger.errors import RtagError
+    from retrieval_tagger.eval import evaluate, format_report
+    from retrieval_tagger.pipeline import Tagger
+
+    try:
+        cutoffs = tuple(int(v) for v in common.split_list(ks))
+    except ValueError as exc:
+        raise RtagError(f"--ks must be comma-separated whole numbers, got {ks!r}") from exc
+    if not cutoffs or min(cutoffs) < 1:
+        raise RtagError(f"--ks must list cut-offs of at least 1, got {ks!r}")
+    tagger = Tagger.load(index, device=device)
+    spec = common.spec_from_manifest(
+        tagger.index.manifest["catalog"]["columns"],
+        id_col=id_col,
+        text_cols=common.split_list(text_cols),
+        image_col=image_col,
+        tags_col=tags_col,
+        facet_cols=common.split_list(facet_cols),
+    )
+    products, _ = read_catalog(test_file, spec, purpose="query")
+    opts = tag_options(k, temperature, text_weight, image_weight, exclude_self=exclude_self)
+    metrics = evaluate(tagger, products, cutoffs, **opts)
+    typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(evaluate_cmd)

@@ -1,0 +1,48 @@
+"""``rtag index``: build an index from a tagged catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from retrieval_tagger.cli import common
+
+
+def index(
+    catalog: Path = typer.Argument(..., help="Catalog file: .csv, .tsv, .jsonl or .parquet."),
+    name: str = typer.Option(..., "--name", "-n", help="Index name (stored under indexes/) or a folder path."),
+    id_col: str = common.IdCol,
+    text_cols: str = common.TextCols,
+    image_col: str = common.ImageCol,
+    tags_col: str = common.TagsCol,
+    facet_cols: str = common.FacetCols,
+    text_model: str = typer.Option(None, "--text-model", help="Text encoder: minilm (default), hash:DIM, or a sentence-transformers name/folder."),
+    image_model: str = typer.Option(None, "--image-model", help="Image encoder: rtag-lite (default), rtag-lite@SIZE, ARCH:TAG, ARCH:/path/ckpt, or none."),
+    index_type: str = typer.Option("auto", "--index-type", help="auto (exact below 100k vectors, HNSW above), flat, hnsw or ivf."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images per encoder batch."),
+    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
+    strict: bool = common.Strict,
+) -> None:
+    """Build an index of a tagged catalog: embeddings per modality, ids, tags, manifest."""
+    from retrieval_tagger.index.build import build_index
+
+    spec = common.catalog_spec(id_col, text_cols, image_col, tags_col, facet_cols, strict)
+    if not spec.tags_col and not spec.facet_cols:
+        typer.echo("rtag: warning: no --tags-col or --facet-cols given: products carry no tags to vote with", err=True)
+    man = build_index(catalog, name, spec, text_model, image_model, index_type, force, device, batch_size)
+    counts, stores = man["counts"], man["stores"]
+    typer.echo(f"catalog: {man['report']['summary']}", err=True)
+    for example_kind, examples in man["report"].get("examples", {}).items():
+        typer.echo(f"  {example_kind}: {'; '.join(examples)}", err=True)
+    store_txt = ", ".join(f"{k} {v['vectors']} vectors ({v['type']})" for k, v in stores.items())
+    timings = man["build"]["timings"]
+    typer.echo(
+        f"index {name}: {counts['products']} products, {counts['tags']} tags; {store_txt}; "
+        f"built in {timings['total_s']:.1f}s ({counts['products'] / max(timings['total_s'], 1e-9):.0f} products/s)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("index")(index)

@@ -1,0 +1,40 @@
+"""``rtag info``: what an index holds and what built it."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def info(
+    index: str = typer.Argument(..., help="Index name or folder."),
+    verify: bool = typer.Option(False, "--verify", help="Check every file's sha256 against the manifest."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole manifest."),
+) -> None:
+    """Show an index's manifest: encoders, counts, stores and top tags."""
+    from retrieval_tagger.index import location, manifest
+
+    man = manifest.read_manifest(location.resolve(index), verify="sha256" if verify else "size")
+    if as_json:
+        typer.echo(json.dumps(man, indent=2, ensure_ascii=False))
+        return
+    lines = [
+        f"index {index} (format {man['format_version']}, rtag {man['rtag_version']}, created {man['created']})",
+        f"catalog: {man['catalog']['path']} (sha256 {man['catalog']['sha256'][:12]}…)",
+        "counts: " + ", ".join(f"{k} {v}" for k, v in man["counts"].items()),
+    ]
+    for role, enc in man["encoders"].items():
+        lines.append(f"{role} encoder: {enc['spec']} ({enc['dim']}-d, weights {enc['checksum'][:12]}…)")
+    for name, st in man["stores"].items():
+        params = ", ".join(f"{k}={v}" for k, v in st.items() if k not in ("file", "rows"))
+        lines.append(f"{name} store: {params}")
+    top = ", ".join(f"{t['tag']} ({t['count']})" for t in man["vocabulary"][:8])
+    lines.append(f"top tags: {top}")
+    if verify:
+        lines.append(f"verified sha256 of {len(man.get('files', {}))} files: ok")
+    typer.echo("\n".join(lines))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)

@@ -1,0 +1,82 @@
+"""``rtag tag``: tag new products (a file, or one product from --text/--image)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from retrieval_tagger.cli import common
+
+K = typer.Option(None, "-k", help="Neighbours per modality [default: 20].")
+Temperature = typer.Option(None, "--temperature", help="Softmax temperature of neighbour votes [default: 0.05].")
+TextWeight = typer.Option(None, "--text-weight", help="Weight of text votes in the fusion [default: 0.6].")
+ImageWeight = typer.Option(None, "--image-weight", help="Weight of image votes in the fusion [default: 0.4].")
+
+
+def tag_options(k, temperature, text_weight, image_weight, **extra) -> dict:
+    """Tagging options the user set; unset ones keep the library defaults."""
+    from retrieval_tagger.pipeline import DEFAULT_WEIGHTS
+
+    opts = {key: value for key, value in (("k", k), ("temperature", temperature)) if value is not None}
+    if text_weight is not None or image_weight is not None:
+        opts["weights"] = {
+            "text": DEFAULT_WEIGHTS["text"] if text_weight is None else text_weight,
+            "image": DEFAULT_WEIGHTS["image"] if image_weight is None else image_weight,
+        }
+    opts.update(extra)
+    return opts
+
+
+def tag(
+    input_file: Path = typer.Argument(None, help="Products to tag: .csv, .tsv, .jsonl or .parquet."),
+    index: str = typer.Option(..., "--index", "-i", help="Index name or folder."),
+    text: str = typer.Option(None, "--text", help="Tag one product from this text."),
+    image: Path = typer.Option(None, "--image", help="Tag one product from this image (with or without --text)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
+    top_n: int = typer.Option(10, "--top-n", help="At most this many tags per product."),
+    min_score: float = typer.Option(0.0, "--min-score", help="Leave out tags scoring below this."),
+    k: int = K,
+    temperature: float = Temperature,
+    text_weight: float = TextWeight,
+    image_weight: float = ImageWeight,
+    all_values: bool = typer.Option(False, "--all-values", help="Let several values of one facet through (facets are exclusive by default)."),
+    exclude_self: bool = typer.Option(False, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
+    id_col: str = common.IdCol,
+    text_cols: str = common.TextCols,
+    image_col: str = common.ImageCol,
+    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+) -> None:
+    """Tag products by voting over their nearest tagged catalog products."""
+    from retrieval_tagger.catalog import read_catalog
+    from retrieval_tagger.errors import RtagError
+    from retrieval_tagger.output import write_results
+    from retrieval_tagger.pipeline import Tagger
+
+    if (input_file is None) == (text is None and image is None):
+        raise RtagError("give either an INPUT file or --text/--image for one product")
+    tagger = Tagger.load(index, device=device)
+    if input_file is not None:
+        columns = tagger.index.manifest["catalog"]["columns"]
+        spec = common.spec_from_manifest(columns, id_col=id_col, text_cols=common.split_list(text_cols), image_col=image_col)
+        spec.facet_cols, spec.tags_col = (), None  # inputs need no tags
+        products, _ = read_catalog(input_file, spec, purpose="query")
+    else:
+        products = [{"id": "query", "text": text or "", "image": str(image) if image else None}]
+    opts = tag_options(k, temperature, text_weight, image_weight, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self)
+    results = tagger.tag(products, **opts)
+    if output is None:
+        write_results(results, sys.stdout, fmt)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        count = write_results(results, fh, fmt)
+    tmp.replace(output)
+    failed = sum(1 for r in results if r.error)
+    typer.echo(f"wrote {count} products to {output} ({failed} could not be tagged)", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tag")(tag)

@@ -1,0 +1,133 @@
+"""Image encoder: an open_clip model, fed by a DataLoader that decodes in parallel.
+
+Product photos are padded to a square with white (the usual studio background) before
+resizing, so the whole product stays in view whatever the aspect ratio.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import DataLoader, Dataset
+
+from retrieval_tagger.encoders.base import l2_normalise, pick_device, show_progress
+from retrieval_tagger.encoders.checksum import state_dict_sha256
+
+
+def load_square(path: str, size: int) -> Image.Image:
+    """Decode an image, pad it to a white square and resize it to ``size`` pixels."""
+    with Image.open(path) as img:
+        img.draft("RGB", (size, size))  # lets JPEG decode at a reduced scale when large
+        img = img.convert("RGB")
+    side = max(img.size)
+    if img.size != (side, side):
+        canvas = Image.new("RGB", (side, side), (255, 255, 255))
+        canvas.paste(img, ((side - img.size[0]) // 2, (side - img.size[1]) // 2))
+        img = canvas
+    return img.resize((size, size), Image.BICUBIC)
+
+
+class ImageFiles(Dataset):
+    """Images as normalised CHW float tensors, plus a flag for undecodable files."""
+
+    def __init__(self, paths: list[str], size: int, mean, std):
+        self.paths = paths
+        self.size = size
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        try:
+            img = load_square(self.paths[i], self.size)
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+            return torch.zeros(3, self.size, self.size), False
+        array = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
+        return (array - self.mean) / self.std, True
+
+
+def default_workers(n_items: int) -> int:
+    """Decode in worker processes only when there is enough work to pay for starting them."""
+    if n_items < 64:
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+class ClipImageEncoder:
+    """Wraps an open_clip model: ``encode_images`` for photos, ``encode`` for texts."""
+
+    kind = "image"
+
+    def __init__(self, spec: str, model: torch.nn.Module, tokenizer, size: int, mean, std, device: str | None = None):
+        self.spec = spec
+        self.size = int(size)
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.device = pick_device(device)
+        self.checksum = state_dict_sha256(model)
+        model.eval()
+        if self.device.startswith("cuda"):
+            model = model.half()
+        self.model = model.to(self.device)
+        self.tokenizer = tokenizer
+        with torch.no_grad():
+            probe = torch.zeros(1, 3, self.size, self.size, device=self.device, dtype=self._dtype)
+            self.dim = int(self.model.encode_image(probe).shape[-1])
+
+    @property
+    def _dtype(self):
+        return torch.float16 if self.device.startswith("cuda") else torch.float32
+
+    def encode_images(self, paths: list[str], batch_size: int = 64, progress: bool | None = None, workers: int | None = None):
+        """Embeddings of the images at ``paths`` and a boolean mask of those that decoded.
+
+        Rows of undecodable images are zero.
+        """
+        out = np.zeros((len(paths), self.dim), dtype=np.float32)
+        ok = np.zeros(len(paths), dtype=bool)
+        if not paths:
+            return out, ok
+        loader = DataLoader(
+            ImageFiles(list(paths), self.size, self.mean, self.std),
+            batch_size=batch_size,
+            num_workers=default_workers(len(paths)) if workers is None else workers,
+            pin_memory=self.device.startswith("cuda"),
+        )
+        bar = None
+        if show_progress(len(paths), progress):
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(paths), desc="images", unit="img")
+        start = 0
+        with torch.inference_mode():
+            for pixels, flags in loader:
+                n = len(flags)
+                vectors = self.model.encode_image(pixels.to(self.device, dtype=self._dtype, non_blocking=True))
+                out[start:start + n] = vectors.float().cpu().numpy()
+                ok[start:start + n] = flags.numpy()
+                start += n
+                if bar is not None:
+                    bar.update(n)
+        if bar is not None:
+            bar.close()
+        out[~ok] = 0.0
+        normed = l2_normalise(out)
+        normed[~ok] = 0.0
+        return normed, ok
+
+    def encode(self, texts: list[str], batch_size: int = 128, progress: bool | None = None) -> np.ndarray:
+        """Embeddings of texts in this model's image-text space (its text tower)."""
+        if self.tokenizer is None or not hasattr(self.model, "encode_text"):
+            raise RuntimeError(f"image model {self.spec} has no text tower")
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                tokens = self.tokenizer(list(texts[start:start + batch_size])).to(self.device)
+                chunks.append(self.model.encode_text(tokens).float().cpu().numpy())
+        if not chunks:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.concatenate(chunks))

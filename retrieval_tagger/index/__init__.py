@@ -1,0 +1,1 @@
+"""Index folders: manifest (what built it), FAISS stores per modality, ids and tags."""

@@ -1,0 +1,26 @@
+"""Where indexes live: ``indexes/<name>/`` under the current folder by default
+(``RTAG_INDEX_DIR`` overrides), or any folder path given directly."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from retrieval_tagger.errors import RtagError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def index_home() -> Path:
+    return Path(os.environ.get("RTAG_INDEX_DIR", "indexes"))
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A bare name means ``<index home>/<name>``; anything with a slash is a folder path."""
+    text = str(name_or_path)
+    if os.sep in text or "/" in text or text in (".", ".."):
+        return Path(text)
+    if not _NAME_RE.match(text):
+        raise RtagError(f"invalid index name {text!r}: use letters, digits, '.', '_' and '-', or give a folder path")
+    return index_home() / text

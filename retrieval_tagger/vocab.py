@@ -1,0 +1,74 @@
+"""Tag vocabularies: the tags of a catalog, their frequencies and their facets.
+
+A tag ``facet:value`` belongs to the facet ``facet`` (values of one facet exclude each
+other); any other tag is a free tag.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def split_facet(tag: str) -> tuple[str | None, str]:
+    """``"gender:Men"`` -> ``("gender", "Men")``; a free tag -> ``(None, tag)``."""
+    facet, sep, value = tag.partition(":")
+    if sep and facet and value and " " not in facet:
+        return facet, value
+    return None, tag
+
+
+@dataclass
+class TagVocab:
+    """Tags in a fixed order (most frequent first) with their catalog frequencies."""
+
+    tags: list[str]
+    counts: list[int]
+    index: dict[str, int] = field(init=False)
+    facets: dict[str, np.ndarray] = field(init=False)  # facet -> column numbers of its values
+    free: np.ndarray = field(init=False)  # column numbers of free tags
+
+    def __post_init__(self) -> None:
+        self.index = {t: i for i, t in enumerate(self.tags)}
+        groups: dict[str, list[int]] = {}
+        free = []
+        for i, tag in enumerate(self.tags):
+            facet, _ = split_facet(tag)
+            if facet is None:
+                free.append(i)
+            else:
+                groups.setdefault(facet, []).append(i)
+        self.facets = {f: np.asarray(cols, dtype=np.int64) for f, cols in groups.items()}
+        self.free = np.asarray(free, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    @classmethod
+    def from_tag_lists(cls, tag_lists: list[list[str]]) -> "TagVocab":
+        counts = Counter(t for tags in tag_lists for t in tags)
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return cls([t for t, _ in ordered], [c for _, c in ordered])
+
+    def to_json(self) -> list[dict]:
+        return [{"tag": t, "count": c} for t, c in zip(self.tags, self.counts)]
+
+    @classmethod
+    def from_json(cls, items: list[dict]) -> "TagVocab":
+        return cls([it["tag"] for it in items], [int(it["count"]) for it in items])
+
+    def encode_lists(self, tag_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Tag lists as CSR arrays (indptr, indices); unknown tags are left out."""
+        indptr = np.zeros(len(tag_lists) + 1, dtype=np.int64)
+        indices = []
+        for row, tags in enumerate(tag_lists):
+            cols = [self.index[t] for t in tags if t in self.index]
+            indices.extend(cols)
+            indptr[row + 1] = indptr[row] + len(cols)
+        return indptr, np.asarray(indices, dtype=np.int64)
+
+    def display_texts(self) -> list[str]:
+        """The words that describe each tag, for embedding it (the value of a facet tag)."""
+        return [split_facet(t)[1] for t in self.tags]
