@@ -61,7 +61,7 @@ class CatalogSpec:
     def describe(self) -> dict:
         return {
             "id_col": self.id_col or DEFAULT_ID_COL,
-            "text_cols": list(self.text_cols or DEFAULT_TEXT_COLS),
+            "text_cols": list(self.text_cols) if self.text_cols else None,  # None: whichever defaults exist
             "image_col": self.image_col,
             "tags_col": self.tags_col,
             "facet_cols": list(self.facet_cols),
@@ -93,7 +93,7 @@ class CatalogReport:
         reasons = [
             (self.duplicate_ids, "duplicate id (first kept)"),
             (self.empty_rows, "no text and no image"),
-            (self.dropped_after_image_check, "no text and an unreadable image"),
+            (self.dropped_after_image_check, "no text and no usable image"),
         ]
         details = [f"{n} {why}" for n, why in reasons if n]
         text = ", ".join(parts)

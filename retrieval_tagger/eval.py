@@ -56,7 +56,7 @@ def facet_accuracy(scores: np.ndarray, vocab: TagVocab, truths: list[list[str]])
     total_hit = sum(c[0] for c in per.values())
     total = sum(c[1] for c in per.values())
     return {
-        "facet_accuracy": total_hit / total if total else float("nan"),
+        "facet_accuracy": total_hit / total if total else None,
         "facets": {f: {"accuracy": c[0] / c[1], "count": c[1]} for f, c in sorted(per.items())},
     }
 
@@ -67,18 +67,41 @@ def format_report(metrics: dict) -> str:
     keys = [k for k in metrics if "@" in k]
     if keys:
         lines.append("  ".join(f"{k}={metrics[k]:.4f}" for k in keys))
-    if "facet_accuracy" in metrics:
+    if metrics.get("facet_accuracy") is None:
+        lines.append("facet accuracy: n/a (no facet:value tags in the truth)")
+    else:
         lines.append(f"facet accuracy: {metrics['facet_accuracy']:.4f}")
         lines.append(f"{'facet':<20} {'accuracy':>9} {'count':>7}")
         for facet, row in metrics["facets"].items():
             lines.append(f"{facet:<20} {row['accuracy']:>9.4f} {row['count']:>7}")
+    for example in metrics.get("examples", []):
+        lines.append("")
+        lines.append(f"{example['id']}: {example['text'][:70]}")
+        lines.extend(_compare(example["predicted"], example["truth"]))
     return "\n".join(lines)
 
 
-def evaluate(tagger, products, ks=DEFAULT_KS, **options) -> dict:
+def _compare(predicted: list[str], truth: list[str]) -> list[str]:
+    """Predicted tags beside the true ones: ok, or what the truth was."""
+    true_by_facet = {split_facet(t)[0]: t for t in truth}
+    lines = []
+    for tag in predicted:
+        facet, value = split_facet(tag)
+        if tag in truth:
+            mark = "ok"
+        elif facet is not None and facet in true_by_facet:
+            mark = f"wrong, true: {split_facet(true_by_facet[facet])[1]}"
+        else:
+            mark = "not in truth"
+        lines.append(f"    {tag:<40} {mark}")
+    return lines
+
+
+def evaluate(tagger, products, ks=DEFAULT_KS, examples: int = 0, **options) -> dict:
     """Tag ``products`` (with their true tags) and score the result.
 
     Products whose id is in the index are left out of their own neighbours by default.
+    With ``examples`` the first that many products' predictions and truths are included.
     """
     from retrieval_tagger.candidates.fuse import select
 
@@ -90,4 +113,9 @@ def evaluate(tagger, products, ks=DEFAULT_KS, **options) -> dict:
     ranked = [[vocab.tags[c] for c, _ in row] for row in picked]
     metrics = ranking_metrics(ranked, truths, ks)
     metrics.update(facet_accuracy(scores, vocab, truths))
+    if examples:
+        metrics["examples"] = [
+            {"id": p.id, "text": p.text, "predicted": r, "truth": p.tags}
+            for p, r in zip(items[:examples], ranked[:examples])
+        ]
     return metrics

@@ -198,6 +198,6 @@ class Tagger:
             elif not signal[i]:
                 results.append(TagResult(product.id, error=warnings[i] or "nothing to tag from", warning=None))
             else:
-                chosen = [{"tag": tags[c], "score": round(s, 4)} for c, s in picked[i]]
+                chosen = [{"tag": tags[c], "score": round(s, 4)} for c, s in picked[i] if round(s, 4) > 0]
                 results.append(TagResult(product.id, chosen, warning=warnings[i]))
         return results

@@ -16,6 +16,7 @@ def evaluate_cmd(
     index: str = typer.Option(..., "--index", "-i", help="Index name or folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     ks: str = typer.Option("1,3,5", "--ks", help="Cut-offs for P@k, R@k, F1@k, nDCG@k."),
+    examples: int = typer.Option(0, "--examples", help="Also show this many products' tags next to the truth."),
     k: int = K,
     temperature: float = Temperature,
     text_weight: float = TextWeight,
@@ -51,7 +52,7 @@ def evaluate_cmd(
     )
     products, _ = read_catalog(test_file, spec, purpose="query")
     opts = tag_options(k, temperature, text_weight, image_weight, exclude_self=exclude_self)
-    metrics = evaluate(tagger, products, cutoffs, **opts)
+    metrics = evaluate(tagger, products, cutoffs, examples=examples, **opts)
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
 
 

@@ -20,6 +20,7 @@ class SentenceTextEncoder:
             import transformers
 
             transformers.logging.set_verbosity_error()
+            transformers.utils.logging.disable_progress_bar()
             logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
             self.device = pick_device(device)
             self.model = SentenceTransformer(location, device=self.device)

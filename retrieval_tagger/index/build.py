@@ -58,6 +58,8 @@ def build_index(
     out = location.resolve(output)
     if out.exists() and not force:
         raise IndexExistsError(f"an index already exists at {out}: pass --force to replace it")
+    if out.exists() and not (out / manifest.MANIFEST).is_file():
+        raise IndexExistsError(f"{out} exists and is not an rtag index (no {manifest.MANIFEST}): refusing to replace it; choose another --name")
     spec = spec or CatalogSpec()
     store.choose_type(0, index_type)  # validate before any slow work
     catalog_path = Path(catalog_path)
@@ -83,6 +85,9 @@ def build_index(
         for i in bad:
             products[i].image = None
         image_rows, image_vecs = image_rows[ok], image_vecs[ok]
+    if image_enc is None:
+        for p in products:
+            p.image = None  # without an image encoder a product with only an image has nothing to index
     keep = np.asarray([bool(p.text or p.image) for p in products])
     if not keep.all():
         report.dropped_after_image_check = int((~keep).sum())

@@ -1,0 +1,32 @@
+# Two commands for a newcomer: `make demo` and `make test`. Each creates .venv and
+# installs what it needs the first time.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RTAG := $(VENV)/bin/rtag
+STAMP := $(VENV)/.installed
+# torch and torchvision that work together; override for another platform, e.g.
+#   make demo TORCH="torch==2.9.1 torchvision==0.24.1"
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+FACETS := gender,masterCategory,subCategory,articleType,baseColour,season,usage
+DEMO := demo/fashion_sample
+
+.PHONY: demo test install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(RTAG) index $(DEMO)/catalog.csv --name demo --text-cols title --image-col image --facet-cols $(FACETS) --force
+	$(RTAG) tag --index demo $(DEMO)/dev.csv --top-n 7 --output indexes/demo-dev-tags.jsonl
+	$(RTAG) eval --index demo $(DEMO)/dev.csv --examples 8
+
+test: $(STAMP)
+	RTAG_NO_PROGRESS=1 $(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) indexes/demo indexes/demo-dev-tags.jsonl

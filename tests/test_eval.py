@@ -1,0 +1,108 @@
+"""Metrics on hand-made cases, and ``evaluate`` on the tiny index."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from retrieval_tagger.catalog import read_catalog
+from retrieval_tagger.eval import evaluate, facet_accuracy, format_report, ranking_metrics
+from retrieval_tagger.vocab import TagVocab
+
+L2 = math.log2
+
+
+def test_ranking_metrics_by_hand():
+    ranked = [["a", "b", "c"], ["x", "y", "z"], ["a"]]
+    truths = [["a", "c"], ["y"], []]  # the third product has no truth: not evaluated
+
+    m = ranking_metrics(ranked, truths, ks=(1, 3))
+
+    assert m["evaluated"] == 2
+    # product 1: hits at ranks 1 and 3 of 2 true tags; product 2: a hit at rank 2 of 1
+    assert m["P@1"] == pytest.approx((1 + 0) / 2)
+    assert m["R@1"] == pytest.approx((0.5 + 0) / 2)
+    assert m["F1@1"] == pytest.approx((2 * 1 * 0.5 / 1.5 + 0) / 2)
+    assert m["nDCG@1"] == pytest.approx((1 + 0) / 2)
+    assert m["P@3"] == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert m["R@3"] == pytest.approx((1 + 1) / 2)
+    assert m["F1@3"] == pytest.approx((0.8 + 0.5) / 2)
+    ndcg1 = (1 + 1 / L2(4)) / (1 + 1 / L2(3))
+    ndcg2 = (1 / L2(3)) / 1
+    assert m["nDCG@3"] == pytest.approx((ndcg1 + ndcg2) / 2)
+
+
+def test_precision_counts_missing_predictions_as_misses():
+    m = ranking_metrics([["a"]], [["a", "b", "c"]], ks=(5,))
+    assert m["P@5"] == pytest.approx(1 / 5)
+    assert m["R@5"] == pytest.approx(1 / 3)
+    assert m["nDCG@5"] == pytest.approx(1 / (1 + 1 / L2(3) + 1 / L2(4)))
+
+
+def test_perfect_and_empty_rankings():
+    perfect = ranking_metrics([["a", "b"]], [["b", "a"]], ks=(2,))
+    assert perfect["P@2"] == perfect["R@2"] == perfect["F1@2"] == perfect["nDCG@2"] == pytest.approx(1.0)
+    nothing = ranking_metrics([[]], [["a"]], ks=(1,))
+    assert nothing["P@1"] == nothing["R@1"] == nothing["F1@1"] == nothing["nDCG@1"] == 0.0
+    assert ranking_metrics([["a"]], [[]]) == {"evaluated": 0}
+
+
+VOCAB = TagVocab(["colour:red", "colour:blue", "article:shirt", "article:jeans", "cotton"], [1] * 5)
+
+
+def test_facet_accuracy_by_hand():
+    scores = np.array([
+        [0.9, 0.1, 0.0, 0.8, 0.5],  # best colour red, best article jeans
+        [0.2, 0.3, 0.6, 0.1, 0.0],  # best colour blue, best article shirt
+        [0.0, 0.0, 0.0, 0.0, 0.9],  # no facet score at all
+    ], dtype=np.float32)
+    truths = [
+        ["colour:red", "article:shirt", "cotton"],  # colour right, article wrong; free tag ignored
+        ["colour:green", "article:shirt"],  # green is unknown to the index: wrong
+        ["colour:red"],  # argmax of all-zero scores is not a prediction: wrong
+    ]
+
+    acc = facet_accuracy(scores, VOCAB, truths)
+
+    assert acc["facet_accuracy"] == pytest.approx(2 / 5)
+    assert acc["facets"] == {
+        "article": {"accuracy": pytest.approx(1 / 2), "count": 2},
+        "colour": {"accuracy": pytest.approx(1 / 3), "count": 3},
+    }
+
+
+def test_facet_accuracy_for_a_facet_the_index_does_not_know():
+    acc = facet_accuracy(np.ones((1, 5), np.float32), VOCAB, [["season:Summer"]])
+    assert acc["facets"] == {"season": {"accuracy": 0.0, "count": 1}}
+
+
+def test_format_report_lists_every_metric_and_facet():
+    metrics = {**ranking_metrics([["a"]], [["a"]], ks=(1,)), "facet_accuracy": 0.5,
+               "facets": {"colour": {"accuracy": 0.5, "count": 2}}}
+    text = format_report(metrics)
+    assert "products evaluated: 1" in text
+    assert "P@1=1.0000" in text and "nDCG@1=1.0000" in text
+    assert "facet accuracy: 0.5000" in text
+    assert "colour" in text
+
+
+def test_evaluate_on_the_tiny_index(text_index, catalog_csv, facet_spec):
+    from retrieval_tagger.pipeline import Tagger
+
+    tagger = Tagger.load(text_index)
+    products, _ = read_catalog(catalog_csv, facet_spec, purpose="query")
+
+    held_out = evaluate(tagger, products, ks=(1, 3), k=4)
+    with_self = evaluate(tagger, products, ks=(1, 3), k=4, exclude_self=False)
+
+    assert held_out["evaluated"] == 30
+    # the other four "<colour> cotton shirt"s share the article and the material
+    assert held_out["facets"]["article"]["accuracy"] == pytest.approx(1.0)
+    assert held_out["facets"]["colour"]["count"] == 30
+    # a product that is its own nearest neighbour gets its own tags back
+    assert with_self["facet_accuracy"] == pytest.approx(1.0)
+    assert with_self["facet_accuracy"] > held_out["facet_accuracy"]
+    for key in ("P@1", "R@3", "F1@3", "nDCG@3"):
+        assert 0.0 <= held_out[key] <= with_self[key] <= 1.0

@@ -1,0 +1,93 @@
+"""FAISS stores: approximate search checked against exact search on synthetic data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval_tagger.errors import RtagError
+from retrieval_tagger.index import store
+
+
+def unit_rows(a: np.ndarray) -> np.ndarray:
+    return (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    vectors = unit_rows(rng.standard_normal((2000, 32)))
+    picked = rng.choice(len(vectors), size=200, replace=False)
+    queries = unit_rows(vectors[picked] + 0.05 * rng.standard_normal((200, 32)))
+    return vectors, queries, picked
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_top1_matches_exact(data, tmp_path, kind):
+    vectors, queries, picked = data
+    flat, _ = store.build(vectors, "flat")
+    _, exact_rows = store.search(flat, queries, 1)
+    assert np.array_equal(exact_rows[:, 0], picked)  # the perturbed copy finds its original
+
+    index, params = store.build(vectors, kind)
+    assert params["type"] == kind
+    store.save(index, tmp_path / f"{kind}.faiss")
+    loaded = store.load(tmp_path / f"{kind}.faiss", params, use_gpu=False)
+    sims, rows = store.search(loaded, queries, 10)
+
+    agreement = np.mean(rows[:, 0] == exact_rows[:, 0])
+    assert agreement >= 0.99, f"{kind} top-1 agrees with exact search on {agreement:.1%} of queries"
+    assert np.all(np.diff(sims, axis=1) <= 1e-6)  # best first
+
+
+def test_load_applies_the_search_parameters(data, tmp_path):
+    vectors, _, _ = data
+    hnsw, hnsw_params = store.build(vectors, "hnsw")
+    ivf, ivf_params = store.build(vectors, "ivf")
+    store.save(hnsw, tmp_path / "h.faiss")
+    store.save(ivf, tmp_path / "i.faiss")
+    assert store.load(tmp_path / "h.faiss", {**hnsw_params, "efSearch": 40}, use_gpu=False).hnsw.efSearch == 40
+    assert store.load(tmp_path / "i.faiss", ivf_params, use_gpu=False).nprobe == store.IVF_NPROBE
+    assert 1 <= ivf_params["nlist"] <= len(vectors) // 39
+
+
+def test_flat_search_is_exact_inner_product(data):
+    vectors, queries, _ = data
+    index, params = store.build(vectors[:100], "flat")
+    assert params == {"type": "flat"}
+    sims, rows = store.search(index, queries[:5], 3)
+    brute = queries[:5] @ vectors[:100].T
+    np.testing.assert_array_equal(rows, np.argsort(-brute, axis=1)[:, :3])
+    np.testing.assert_allclose(sims, np.sort(brute, axis=1)[:, ::-1][:, :3], rtol=1e-5)
+
+
+def test_search_asks_for_no_more_than_the_store_holds(data):
+    vectors, queries, _ = data
+    index, _ = store.build(vectors[:3], "flat")
+    sims, rows = store.search(index, queries[:2], 10)
+    assert rows.shape == (2, 3)
+    assert sorted(rows[0]) == [0, 1, 2]
+
+
+def test_search_of_an_empty_store(data):
+    _, queries, _ = data
+    index, params = store.build(np.zeros((0, 32), np.float32), "hnsw")
+    assert params["type"] == "flat"  # nothing to approximate
+    sims, rows = store.search(index, queries[:2], 5)
+    assert sims.shape == rows.shape == (2, 0)
+
+
+def test_ivf_on_a_handful_of_vectors(data):
+    vectors, _, _ = data
+    index, params = store.build(vectors[:10], "ivf")
+    assert params["nlist"] == 1
+    _, rows = store.search(index, vectors[:10], 1)
+    assert list(rows[:, 0]) == list(range(10))
+
+
+def test_choose_type():
+    assert store.choose_type(10) == "flat"
+    assert store.choose_type(store.EXACT_LIMIT) == "hnsw"
+    assert store.choose_type(10, "ivf") == "ivf"
+    with pytest.raises(RtagError, match="unknown index type 'annoy'.*auto, flat, hnsw, ivf"):
+        store.choose_type(10, "annoy")
