@@ -1,10 +1,10 @@
 """Fashion benchmark of kNN voting: quality (text, image, fused) and throughput.
 
 Splits ../shared/data/fashion by a hash of the id (90% catalog, 10% dev), indexes the
-catalog with text and images, tunes k / temperature / fusion weights by leave-one-out
-on a sample of the *catalog* (the dev split is only used for the final figures), then
-prints dev metrics for text-only, image-only and fused voting, and throughput figures
-next to the encoders' own throughput measured in the same run.
+catalog with text and images (the index fits k, temperatures and per-facet fusion
+weights by leave-one-out on its own catalog; the dev split is never used for that), then
+prints dev metrics for each signal alone and fused, and throughput figures next to the
+encoders' own throughput measured in the same run.
 
     .venv/bin/python benchmarks/fashion_knn.py [--root ../shared/data/fashion] [--quick]
 """
@@ -12,7 +12,6 @@ next to the encoders' own throughput measured in the same run.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
@@ -26,19 +25,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_split import split_bucket, split_rows, write_csv  # noqa: E402
 
-from retrieval_tagger.candidates import fuse, knn  # noqa: E402
 from retrieval_tagger.catalog import CatalogSpec, read_catalog  # noqa: E402
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder  # noqa: E402
-from retrieval_tagger.eval import evaluate, facet_accuracy, format_report  # noqa: E402
-from retrieval_tagger.index import store  # noqa: E402
+from retrieval_tagger.eval import evaluate, format_report  # noqa: E402
 from retrieval_tagger.index.build import build_index  # noqa: E402
+from retrieval_tagger.index.reader import open_index  # noqa: E402
 from retrieval_tagger.pipeline import Tagger  # noqa: E402
 
 FACETS = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]
 SPEC = CatalogSpec(text_cols=["productDisplayName"], image_col="image", facet_cols=FACETS)
-GRID_K = (5, 10, 20, 30, 50)
-GRID_T = (0.02, 0.05, 0.1, 1.0)
-GRID_W = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def prepare(root: Path, work: Path, quick: bool) -> tuple[Path, Path]:
@@ -52,40 +47,31 @@ def prepare(root: Path, work: Path, quick: bool) -> tuple[Path, Path]:
     return work / "catalog.csv", work / "dev.csv"
 
 
-def neighbours(tagger: Tagger, name: str, vectors: np.ndarray, ids: list[str], k_max: int):
-    """Leave-one-out neighbours (similarities, product rows) of encoded sample products."""
-    modality = tagger.index.modalities[name]
-    sims, store_rows = store.search(modality.index, vectors, k_max + 1)
-    rows = np.where(store_rows >= 0, modality.rows[np.maximum(store_rows, 0)], -1)
-    self_rows = np.asarray([tagger.index.id_rows.get(i, -1) for i in ids])
-    return knn.drop_self(sims, rows, self_rows, k_max)
+class Cached:
+    """Memoises an encoder's outputs, so several fusion settings can be scored on the
+    same dev products without encoding them again (benchmark only)."""
 
+    def __init__(self, encoder):
+        self.encoder, self.memo = encoder, {}
+        for attr in ("spec", "dim", "checksum", "size"):
+            if hasattr(encoder, attr):
+                setattr(self, attr, getattr(encoder, attr))
 
-def tune(tagger: Tagger, catalog_csv: Path, sample_percent: int) -> dict:
-    """Grid search of k, temperature and text weight by leave-one-out on catalog products."""
-    products, _ = read_catalog(catalog_csv, SPEC)
-    sample = [p for p in products if split_bucket(p.id, "tune") < sample_percent and p.text and p.image]
-    ids = [p.id for p in sample]
-    text_nb = neighbours(tagger, "text", tagger.text_encoder.encode([p.text for p in sample]), ids, max(GRID_K))
-    image_vecs, ok = tagger.image_encoder.encode_images([p.image for p in sample])
-    image_nb = neighbours(tagger, "image", image_vecs, ids, max(GRID_K))
-    present = {"text": np.ones(len(sample), bool), "image": ok}
-    truths = [p.tags for p in sample]
-    results = []
-    for k, temp in itertools.product(GRID_K, GRID_T):
-        votes = {}
-        for name, (sims, rows) in (("text", text_nb), ("image", image_nb)):
-            w = knn.neighbour_weights(sims[:, :k], rows[:, :k], temp)
-            votes[name] = knn.vote(w, rows[:, :k], tagger.index.product_tags)
-        for name in ("text", "image"):
-            acc = facet_accuracy(votes[name], tagger.index.vocab, truths)["facet_accuracy"]
-            results.append({"k": k, "temperature": temp, "modality": name, "facet_accuracy": acc})
-        for wt in GRID_W:
-            fused = fuse.fuse(votes, present, {"text": wt, "image": 1 - wt})
-            acc = facet_accuracy(fused, tagger.index.vocab, truths)["facet_accuracy"]
-            results.append({"k": k, "temperature": temp, "modality": "fused", "text_weight": wt, "facet_accuracy": acc})
-    best = {m: max((r for r in results if r["modality"] == m), key=lambda r: r["facet_accuracy"]) for m in ("text", "image", "fused")}
-    return {"sample": len(sample), "best": best, "grid": results}
+    def encode(self, texts, **kw):
+        missing = [t for t in dict.fromkeys(texts) if ("t", t) not in self.memo]
+        if missing:
+            for t, v in zip(missing, self.encoder.encode(missing, **kw)):
+                self.memo[("t", t)] = v
+        return np.stack([self.memo[("t", t)] for t in texts]) if texts else self.encoder.encode([])
+
+    def encode_images_and_colours(self, paths, **kw):
+        missing = [p for p in dict.fromkeys(paths) if ("i", p) not in self.memo]
+        if missing:
+            vecs, cols, ok = self.encoder.encode_images_and_colours(missing, **kw)
+            for p, v, c, o in zip(missing, vecs, cols, ok):
+                self.memo[("i", p)] = (v, c, o)
+        got = [self.memo[("i", p)] for p in paths]
+        return np.stack([g[0] for g in got]), np.stack([g[1] for g in got]), np.asarray([g[2] for g in got])
 
 
 def products_of(dev_csv: Path, with_images: bool):
@@ -96,24 +82,24 @@ def products_of(dev_csv: Path, with_images: bool):
     return [p for p in products if not p.problem]
 
 
-def throughput(tagger: Tagger, dev_csv: Path, best: dict) -> dict:
+def throughput(tagger: Tagger, dev_csv: Path) -> dict:
     """Tagging products/s vs the encoders alone on the same products, and latency."""
     out = {}
-    opts = {"k": best["k"], "temperature": best["temperature"], "weights": {"text": best["text_weight"], "image": 1 - best["text_weight"]}, "progress": False}
     for label, with_images in (("text", False), ("text+image", True)):
         products = products_of(dev_csv, with_images)
+        tagger.tag(products[:64], progress=False)  # warm-up: first batches of each shape are slow
         t = time.perf_counter()
         tagger.text_encoder.encode([p.text for p in products if p.text], progress=False)
         if with_images:
-            tagger.image_encoder.encode_images([p.image for p in products if p.image], progress=False)
+            tagger.image_encoder.encode_images_and_colours([p.image for p in products if p.image], progress=False)
         enc_s = time.perf_counter() - t
         t = time.perf_counter()
-        tagger.tag(products, **opts)
+        tagger.tag(products, progress=False)
         tag_s = time.perf_counter() - t
         latencies = []
         for p in products[:200]:
             t = time.perf_counter()
-            tagger.tag([p], **opts)
+            tagger.tag([p], progress=False)
             latencies.append((time.perf_counter() - t) * 1000)
         latencies.sort()
         out[label] = {
@@ -151,7 +137,6 @@ def main(argv=None) -> int:
     parser.add_argument("--work", default=str(Path(__file__).resolve().parent / "results" / "fashion"))
     parser.add_argument("--image-model", default="rtag-lite")
     parser.add_argument("--quick", action="store_true", help="use a fixed quarter of the data")
-    parser.add_argument("--tune-percent", type=int, default=10, help="share of the catalog used for leave-one-out tuning")
     args = parser.parse_args(argv)
     root, work = Path(args.root), Path(args.work)
     if not (root / "styles.csv").is_file():
@@ -163,22 +148,26 @@ def main(argv=None) -> int:
     report = {"machine": f"{platform.node()} {os.cpu_count()} cores, {platform.processor() or platform.machine()}", "image_model": args.image_model}
     report["index"] = index_throughput(catalog_csv, work / "index", encoders)
     print(f"index: {json.dumps(report['index'], indent=1)}", flush=True)
-    tagger = Tagger(__import__("retrieval_tagger.index.reader", fromlist=["open_index"]).open_index(work / "index"), *encoders)
-    tuned = tune(tagger, catalog_csv, args.tune_percent)
-    report["tuning"] = {"sample": tuned["sample"], "best": tuned["best"]}
-    print(f"tuning (leave-one-out on {tuned['sample']} catalog products): {json.dumps(tuned['best'], indent=1)}", flush=True)
-    best = tuned["best"]["fused"]
+    opened = open_index(work / "index")
+    report["fusion"] = opened.manifest["fusion"]
+    print(f"fitted fusion (leave-one-out on the catalog): {json.dumps(report['fusion']['fit'], indent=1)}", flush=True)
+    cached = Tagger(opened, Cached(encoders[0]), Cached(encoders[1]))
     dev = products_of(dev_csv, True)
     report["dev"] = {}
-    for label, modality_best, weights in (
-        ("text-only", tuned["best"]["text"], {"text": 1.0, "image": 0.0}),
-        ("image-only", tuned["best"]["image"], {"text": 0.0, "image": 1.0}),
-        ("fused", best, {"text": best["text_weight"], "image": 1 - best["text_weight"]}),
+    for label, weights in (
+        ("text-only (MiniLM kNN)", {"text": 1.0}),
+        ("image-only (trunk kNN)", {"image": 1.0}),
+        ("colour-only (histogram kNN)", {"colour": 1.0}),
+        ("names-only (zero-shot MiniLM)", {"names": 1.0}),
+        ("text+image, equal weights", {"text": 0.5, "image": 0.5}),
+        ("fused, fitted per facet (default)", None),
     ):
-        metrics = evaluate(tagger, dev, (1, 3, 5, 7), k=modality_best["k"], temperature=modality_best["temperature"], weights=weights, progress=False)
+        options = {"weights": weights} if weights else {}
+        metrics = evaluate(cached, dev, (1, 3, 5, 7), progress=False, **options)
         report["dev"][label] = metrics
-        print(f"\n== dev {label} (k={modality_best['k']}, T={modality_best['temperature']}, weights={weights})\n{format_report(metrics)}", flush=True)
-    report["throughput"] = throughput(tagger, dev_csv, best)
+        print(f"\n== dev {label}\n{format_report(metrics)}", flush=True)
+    tagger = Tagger(opened, *encoders)
+    report["throughput"] = throughput(tagger, dev_csv)
     print(f"\nthroughput: {json.dumps(report['throughput'], indent=1)}")
     (work / "report.json").write_text(json.dumps(report, indent=1))
     print(f"\nwritten {work / 'report.json'}")

@@ -12,7 +12,8 @@ from typing import Iterable
 
 import numpy as np
 
-from retrieval_tagger.candidates import fuse, knn
+from retrieval_tagger.candidates import fuse, knn, zeroshot
+from retrieval_tagger.candidates.fit import DEFAULT_FUSION
 from retrieval_tagger.catalog import Product, clean_text
 from retrieval_tagger.encoders.base import show_progress
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
@@ -20,21 +21,26 @@ from retrieval_tagger.errors import EncoderMismatchError, RtagError
 from retrieval_tagger.index import store
 from retrieval_tagger.index.reader import OpenIndex, check_encoder, open_index
 
-# Measured on the fashion dev split (benchmarks/fashion_knn.py, see benchmarks/README.md).
-DEFAULT_K = 20
-DEFAULT_TEMPERATURE = 0.05
-DEFAULT_WEIGHTS = {"text": 0.6, "image": 0.4}
+SIGNALS = ("text", "image", "colour", "names")
+# Fused scores are vote shares; below 5% a tag is noise (every tag gets some zero-shot mass).
+DEFAULT_MIN_SCORE = 0.05
 
 
 @dataclass
 class TagOptions:
-    """How products are tagged. Unknown option names are refused with the valid list."""
+    """How products are tagged. Unknown option names are refused with the valid list.
 
-    k: int = DEFAULT_K
-    temperature: float = DEFAULT_TEMPERATURE
-    weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    ``k``, ``temperature`` and ``weights`` default to what the index fitted on its own
+    catalog (manifest ``fusion``); setting them overrides that for every facet.
+    ``k`` and ``temperature`` apply to the kNN signals (text, image, colour); the
+    zero-shot ``names`` signal keeps its fitted temperature.
+    """
+
+    k: int | None = None
+    temperature: float | None = None
+    weights: dict | None = None
     top_n: int = 10
-    min_score: float = 0.0
+    min_score: float = DEFAULT_MIN_SCORE
     exclusive: bool = True
     exclude_self: bool = False
     chunk_size: int = 512
@@ -47,16 +53,29 @@ class TagOptions:
         if unknown:
             raise RtagError(f"unknown tagging option(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
         opts = cls(**kwargs)
-        if opts.k < 1:
+        if opts.k is not None and opts.k < 1:
             raise RtagError(f"k must be at least 1, got {opts.k}")
-        if opts.temperature <= 0:
+        if opts.temperature is not None and opts.temperature <= 0:
             raise RtagError(f"temperature must be positive, got {opts.temperature}")
         if opts.top_n < 1:
             raise RtagError(f"top_n must be at least 1, got {opts.top_n}")
-        bad = sorted(set(opts.weights) - {"text", "image"})
-        if bad or any(w < 0 for w in opts.weights.values()):
-            raise RtagError(f"weights must be non-negative and named text/image, got {opts.weights}")
+        if opts.weights is not None:
+            bad = sorted(set(opts.weights) - set(SIGNALS))
+            if bad or any(w < 0 for w in opts.weights.values()) or not any(opts.weights.values()):
+                raise RtagError(f"weights must be non-negative, not all zero, and named among {', '.join(SIGNALS)}; got {opts.weights}")
         return opts
+
+    def fusion(self, fitted: dict) -> dict:
+        """The index's fitted fusion with these options applied on top."""
+        knn_params = {}
+        for name, params in fitted["knn"].items():
+            knn_params[name] = {
+                "k": self.k if self.k is not None else params["k"],
+                "temperature": self.temperature if self.temperature is not None else params["temperature"],
+            }
+        weights = fitted["weights"] if self.weights is None else {"default": dict(self.weights), "facets": {}}
+        names = fitted.get("names") or DEFAULT_FUSION["names"]
+        return {"knn": knn_params, "names": names, "weights": weights}
 
 
 @dataclass
@@ -95,6 +114,8 @@ class Tagger:
         self.index = index
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder if "image" in index.modalities else None
+        self.fusion = index.manifest.get("fusion") or DEFAULT_FUSION
+        self.signals = [s for s in SIGNALS if s == "names" or s in index.modalities]
 
     @classmethod
     def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size") -> "Tagger":
@@ -119,53 +140,62 @@ class Tagger:
 
     # -- scoring -----------------------------------------------------------------
 
-    def _modality_votes(self, name: str, vectors: np.ndarray, query_ids: list[str], opts: TagOptions) -> np.ndarray:
+    def _votes(self, name: str, vectors: np.ndarray, query_ids: list[str], params: dict, exclude_self: bool) -> np.ndarray:
+        """Neighbour votes (queries x tags) of one kNN signal."""
         modality = self.index.modalities[name]
-        extra = 1 if opts.exclude_self else 0
-        sims, store_rows = store.search(modality.index, vectors, opts.k + extra)
+        k = params["k"]
+        sims, store_rows = store.search(modality.index, vectors, k + int(exclude_self))
         rows = np.where(store_rows >= 0, modality.rows[np.maximum(store_rows, 0)], -1)
-        if opts.exclude_self:
+        if exclude_self:
             self_rows = np.asarray([self.index.id_rows.get(pid, -1) for pid in query_ids], dtype=np.int64)
-            sims, rows = knn.drop_self(sims, rows, self_rows, opts.k)
-        weights = knn.neighbour_weights(sims, rows, opts.temperature)
+            sims, rows = knn.drop_self(sims, rows, self_rows, k)
+        weights = knn.neighbour_weights(sims, rows, params["temperature"])
         return knn.vote(weights, rows, self.index.product_tags)
 
-    def _score_chunk(self, products: list[Product], opts: TagOptions) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    def _score_chunk(self, products: list[Product], opts: TagOptions, fusion: dict, weights: dict) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
         """Fused scores (products x tags), which products have any signal, and warnings."""
-        n_tags = len(self.index.vocab)
+        n, n_tags = len(products), len(self.index.vocab)
         ids = [p.id for p in products]
-        scores, present = {}, {}
+        scores = {name: np.zeros((n, n_tags), dtype=np.float32) for name in weights}
+        present = {name: np.zeros(n, dtype=bool) for name in weights}
+        warnings: list[str | None] = [None] * n
         text_at = np.asarray([i for i, p in enumerate(products) if p.text and not p.problem], dtype=np.int64)
-        votes = np.zeros((len(products), n_tags), dtype=np.float32)
         if len(text_at):
             vectors = self.text_encoder.encode([products[i].text for i in text_at], progress=False)
-            votes[text_at] = self._modality_votes("text", vectors, [ids[i] for i in text_at], opts)
-        scores["text"], present["text"] = votes, np.isin(np.arange(len(products)), text_at)
-        warnings: list[str | None] = [None] * len(products)
-        if self.image_encoder is not None:
-            image_at = np.asarray([i for i, p in enumerate(products) if p.image and not p.problem], dtype=np.int64)
-            votes = np.zeros((len(products), n_tags), dtype=np.float32)
-            has_image = np.zeros(len(products), dtype=bool)
-            if len(image_at):
-                vectors, ok = self.image_encoder.encode_images([products[i].image for i in image_at], progress=False, workers=0 if len(image_at) < 64 else None)
-                for i in image_at[~ok]:
-                    warnings[i] = f"image could not be read: {products[i].image}"
-                good = image_at[ok]
-                if len(good):
-                    votes[good] = self._modality_votes("image", vectors[ok], [ids[i] for i in good], opts)
-                has_image[good] = True
-            scores["image"], present["image"] = votes, has_image
-        fused = fuse.fuse(scores, present, opts.weights)
-        any_signal = np.logical_or.reduce([present[m] & (opts.weights.get(m, 0) > 0) for m in present])
+            scores["text"][text_at] = self._votes("text", vectors, [ids[i] for i in text_at], fusion["knn"]["text"], opts.exclude_self)
+            present["text"][text_at] = True
+            if "names" in scores:
+                tag_vectors = self.index.vocab_vectors["text"]
+                scores["names"][text_at] = zeroshot.name_scores(vectors, tag_vectors, self.index.vocab, fusion["names"]["temperature"])
+                present["names"][text_at] = True
+        image_at = np.asarray([i for i, p in enumerate(products) if p.image and not p.problem], dtype=np.int64)
+        if self.image_encoder is not None and len(image_at):
+            vectors, colours, ok = self.image_encoder.encode_images_and_colours(
+                [products[i].image for i in image_at], progress=False, workers=0 if len(image_at) < 64 else None
+            )
+            for i in image_at[~ok]:
+                warnings[i] = f"image could not be read: {products[i].image}"
+            good, query_ids = image_at[ok], [ids[i] for i in image_at[ok]]
+            for name, vecs in (("image", vectors[ok]), ("colour", colours[ok])):
+                if name in scores and len(good):
+                    scores[name][good] = self._votes(name, vecs, query_ids, fusion["knn"][name], opts.exclude_self)
+                    present[name][good] = True
+        fused = fuse.fuse(scores, present, weights)
+        # a signal counts when it has weight somewhere (an index without tags has no columns)
+        any_signal = np.logical_or.reduce([present[m] & bool(n_tags == 0 or (weights[m] > 0).any()) for m in present])
         return fused, any_signal, warnings
 
     def score(self, products: Iterable[Product | dict], **options) -> tuple[np.ndarray, np.ndarray, list[Product], list[str | None]]:
         """Fused scores for every product and tag, for evaluation and analysis."""
         opts = TagOptions.from_kwargs(**options)
         items = [as_product(p) for p in products]
+        if opts.weights is not None and not any(opts.weights.get(name, 0) > 0 for name in self.signals):
+            raise RtagError(f"weights {opts.weights} give no weight to a signal this index has: {', '.join(self.signals)}")
+        fusion = opts.fusion(self.fusion)
+        weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
         chunks, signal, warnings = [], [], []
         for start in self._chunk_starts(len(items), opts):
-            fused, sig, warn = self._score_chunk(items[start:start + opts.chunk_size], opts)
+            fused, sig, warn = self._score_chunk(items[start:start + opts.chunk_size], opts, fusion, weights)
             chunks.append(fused)
             signal.append(sig)
             warnings.extend(warn)

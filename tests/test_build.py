@@ -36,7 +36,7 @@ def test_index_folder_holds_a_complete_manifest(both_index, catalog_csv):
     assert man["encoders"]["image"] == {**man["encoders"]["image"], "spec": "rtag-tiny:random", "dim": 32, "image_size": 32}
     assert man["catalog"]["sha256"] == manifest_mod.sha256_file(catalog_csv)
     assert man["catalog"]["columns"]["facet_cols"] == ["colour", "article"]
-    assert {s: v["type"] for s, v in man["stores"].items()} == {"text": "flat", "image": "flat"}
+    assert {s: v["type"] for s, v in man["stores"].items()} == {"text": "flat", "image": "flat", "colour": "flat"}
     assert man["vocab_spaces"] == ["image", "text"]
     # every file but the manifest is listed with its size and checksum
     on_disk = sorted(p.name for p in both_index.iterdir() if p.name != "manifest.json")
@@ -112,7 +112,7 @@ def test_broken_image_keeps_the_product_with_text_only(broken_image_catalog, tmp
     assert report["kept"] == 3
     assert man["counts"] == {**man["counts"], "products": 3, "with_text": 3, "with_image": 1}
     assert any("p01" in example for example in report["examples"]["unreadable_images"])
-    assert "1 no text and an unreadable image" in report["summary"]
+    assert "1 no text and no usable image" in report["summary"]
     assert "2 image undecodable" in report["summary"]
 
     opened = open_index(tmp_path / "idx")

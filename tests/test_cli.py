@@ -94,7 +94,7 @@ def test_tag_one_product_from_text(cli_index):
 
 
 def test_tag_one_product_from_an_image(cli_index, catalog_dir):
-    result = ok("tag", "--index", cli_index, "--image", catalog_dir / "images" / "p07.png", "-k", "1")
+    result = ok("tag", "--index", cli_index, "--image", catalog_dir / "images" / "p07.png", "-k", "1", "--weights", "image=1")
     row = json.loads(result.stdout)
     # its own image is its nearest neighbour: the product's tags come back
     assert {t["tag"] for t in row["tags"]} == {"denim", "summer", "colour:blue", "article:jeans"}
@@ -164,7 +164,7 @@ def test_info(cli_index):
     assert "top tags:" in text
 
     verified = ok("info", cli_index, "--verify").stdout
-    assert "verified sha256 of 9 files: ok" in verified
+    assert "verified sha256 of 11 files: ok" in verified
     assert json.loads(ok("info", cli_index, "--json").stdout)["counts"]["products"] == 30
 
 

@@ -8,8 +8,12 @@ from PIL import Image
 
 from conftest import IMAGE_SPEC, write_square
 from retrieval_tagger.encoders.base import l2_normalise, show_progress
-from retrieval_tagger.encoders.image import load_square
+from retrieval_tagger.encoders.image import load_rgb, pad_square
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
+
+
+def load_square(path, size):
+    return pad_square(load_rgb(path, size), size)
 
 
 def test_hashing_encoder_is_deterministic_and_normalised():

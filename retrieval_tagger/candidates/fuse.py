@@ -1,4 +1,4 @@
-"""Fuse per-modality scores and pick each product's tags (facet values exclude each other)."""
+"""Fuse per-signal scores and pick each product's tags (facet values exclude each other)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,37 @@ import numpy as np
 from retrieval_tagger.vocab import TagVocab
 
 
-def fuse(scores: dict[str, np.ndarray], present: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    """Weighted mean of modality scores, over the modalities each product has.
+def column_weights(weights: dict, vocab: TagVocab, signals) -> dict[str, np.ndarray]:
+    """Per-tag weight of each signal.
 
-    ``scores[m]`` is (queries x tags), ``present[m]`` a boolean per query. A product
-    with only text is scored by text alone, with its weight renormalised.
+    ``weights`` is either ``{signal: w}`` for every tag, or
+    ``{"default": {signal: w}, "facets": {facet: {signal: w}}}`` with per-facet weights.
+    """
+    if "default" not in weights:
+        weights = {"default": weights, "facets": {}}
+    out = {}
+    for name in signals:
+        col = np.full(len(vocab), float(weights["default"].get(name, 0.0)), dtype=np.float32)
+        for facet, facet_weights in weights.get("facets", {}).items():
+            if facet in vocab.facets:
+                col[vocab.facets[facet]] = float(facet_weights.get(name, 0.0))
+        out[name] = col
+    return out
+
+
+def fuse(scores: dict[str, np.ndarray], present: dict[str, np.ndarray], weights: dict) -> np.ndarray:
+    """Weighted mean of signal scores, over the signals each product has.
+
+    ``scores[s]`` is (queries x tags), ``present[s]`` a boolean per query, ``weights[s]``
+    a scalar or a per-tag array. A product with only text is scored by its text signals,
+    their weights renormalised.
     """
     names = list(scores)
     total = np.zeros_like(scores[names[0]])
-    norm = np.zeros((total.shape[0], 1), dtype=np.float32)
+    norm = np.zeros_like(total)
     for name in names:
-        w = float(weights.get(name, 0.0)) * present[name].astype(np.float32)[:, None]
+        w = np.asarray(weights.get(name, 0.0), dtype=np.float32)
+        w = present[name].astype(np.float32)[:, None] * (w[None, :] if w.ndim else w)
         total += w * scores[name]
         norm += w
     return total / np.where(norm > 0, norm, 1.0)

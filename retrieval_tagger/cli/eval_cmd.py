@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from retrieval_tagger.cli import common
-from retrieval_tagger.cli.tag_cmd import ImageWeight, K, Temperature, TextWeight, tag_options
+from retrieval_tagger.cli.tag_cmd import K, Temperature, Weights, tag_options
 
 
 def evaluate_cmd(
@@ -19,8 +19,7 @@ def evaluate_cmd(
     examples: int = typer.Option(0, "--examples", help="Also show this many products' tags next to the truth."),
     k: int = K,
     temperature: float = Temperature,
-    text_weight: float = TextWeight,
-    image_weight: float = ImageWeight,
+    weights: str = Weights,
     exclude_self: bool = typer.Option(True, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
     id_col: str = common.IdCol,
     text_cols: str = common.TextCols,
@@ -51,7 +50,7 @@ def evaluate_cmd(
         facet_cols=common.split_list(facet_cols),
     )
     products, _ = read_catalog(test_file, spec, purpose="query")
-    opts = tag_options(k, temperature, text_weight, image_weight, exclude_self=exclude_self)
+    opts = tag_options(k, temperature, weights, exclude_self=exclude_self)
     metrics = evaluate(tagger, products, cutoffs, examples=examples, **opts)
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
 

@@ -9,22 +9,36 @@ import typer
 
 from retrieval_tagger.cli import common
 
-K = typer.Option(None, "-k", help="Neighbours per modality [default: 20].")
-Temperature = typer.Option(None, "--temperature", help="Softmax temperature of neighbour votes [default: 0.05].")
-TextWeight = typer.Option(None, "--text-weight", help="Weight of text votes in the fusion [default: 0.6].")
-ImageWeight = typer.Option(None, "--image-weight", help="Weight of image votes in the fusion [default: 0.4].")
+K = typer.Option(None, "-k", help="Neighbours per kNN signal [default: fitted by the index].")
+Temperature = typer.Option(None, "--temperature", help="Softmax temperature of neighbour votes [default: fitted by the index].")
+Weights = typer.Option(
+    None,
+    "--weights",
+    help="Fusion weights for every facet, e.g. text=0.6,image=0.3,colour=0.1,names=0 "
+    "(signals left out get 0) [default: fitted per facet by the index].",
+)
 
 
-def tag_options(k, temperature, text_weight, image_weight, **extra) -> dict:
-    """Tagging options the user set; unset ones keep the library defaults."""
-    from retrieval_tagger.pipeline import DEFAULT_WEIGHTS
+def parse_weights(text: str | None) -> dict | None:
+    from retrieval_tagger.errors import RtagError
 
-    opts = {key: value for key, value in (("k", k), ("temperature", temperature)) if value is not None}
-    if text_weight is not None or image_weight is not None:
-        opts["weights"] = {
-            "text": DEFAULT_WEIGHTS["text"] if text_weight is None else text_weight,
-            "image": DEFAULT_WEIGHTS["image"] if image_weight is None else image_weight,
-        }
+    if not text:
+        return None
+    weights = {}
+    for part in common.split_list(text):
+        name, sep, value = part.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise RtagError(f"--weights takes name=number pairs separated by commas, got {part!r}")
+    return weights
+
+
+def tag_options(k, temperature, weights, **extra) -> dict:
+    """Tagging options the user set; unset ones keep what the index fitted."""
+    opts = {key: value for key, value in (("k", k), ("temperature", temperature), ("weights", parse_weights(weights))) if value is not None}
     opts.update(extra)
     return opts
 
@@ -37,11 +51,10 @@ def tag(
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
     top_n: int = typer.Option(10, "--top-n", help="At most this many tags per product."),
-    min_score: float = typer.Option(0.0, "--min-score", help="Leave out tags scoring below this."),
+    min_score: float = typer.Option(0.05, "--min-score", help="Leave out tags scoring below this (scores are in [0, 1])."),
     k: int = K,
     temperature: float = Temperature,
-    text_weight: float = TextWeight,
-    image_weight: float = ImageWeight,
+    weights: str = Weights,
     all_values: bool = typer.Option(False, "--all-values", help="Let several values of one facet through (facets are exclusive by default)."),
     exclude_self: bool = typer.Option(False, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
     id_col: str = common.IdCol,
@@ -65,7 +78,7 @@ def tag(
         products, _ = read_catalog(input_file, spec, purpose="query")
     else:
         products = [{"id": "query", "text": text or "", "image": str(image) if image else None}]
-    opts = tag_options(k, temperature, text_weight, image_weight, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self)
+    opts = tag_options(k, temperature, weights, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self)
     results = tagger.tag(products, **opts)
     if output is None:
         write_results(results, sys.stdout, fmt)

@@ -13,15 +13,24 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
+from retrieval_tagger.encoders import colour
 from retrieval_tagger.encoders.base import l2_normalise, pick_device, show_progress
 from retrieval_tagger.encoders.checksum import state_dict_sha256
 
 
-def load_square(path: str, size: int) -> Image.Image:
-    """Decode an image, pad it to a white square and resize it to ``size`` pixels."""
+def load_rgb(path: str, size: int) -> Image.Image:
+    """Decode an image as RGB (JPEGs at a reduced scale when much larger than ``size``)."""
     with Image.open(path) as img:
-        img.draft("RGB", (size, size))  # lets JPEG decode at a reduced scale when large
-        img = img.convert("RGB")
+        img.draft("RGB", (size, size))
+        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+            # transparent pixels keep an arbitrary stored colour (often black): show them as white
+            white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, img.convert("RGBA")).convert("RGB")
+        return img.convert("RGB")
+
+
+def pad_square(img: Image.Image, size: int) -> Image.Image:
+    """Pad an image to a white square and resize it to ``size`` pixels."""
     side = max(img.size)
     if img.size != (side, side):
         canvas = Image.new("RGB", (side, side), (255, 255, 255))
@@ -31,7 +40,8 @@ def load_square(path: str, size: int) -> Image.Image:
 
 
 class ImageFiles(Dataset):
-    """Images as normalised CHW float tensors, plus a flag for undecodable files."""
+    """Images as normalised CHW float tensors, their colour histograms, and a flag that
+    is False for undecodable files."""
 
     def __init__(self, paths: list[str], size: int, mean, std):
         self.paths = paths
@@ -44,11 +54,13 @@ class ImageFiles(Dataset):
 
     def __getitem__(self, i: int):
         try:
-            img = load_square(self.paths[i], self.size)
+            img = load_rgb(self.paths[i], self.size)
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-            return torch.zeros(3, self.size, self.size), False
-        array = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
-        return (array - self.mean) / self.std, True
+            return torch.zeros(3, self.size, self.size), torch.zeros(colour.DIM), False
+        hist = torch.from_numpy(colour.colour_histogram(img))
+        square = pad_square(img, self.size)
+        array = torch.from_numpy(np.asarray(square, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
+        return (array - self.mean) / self.std, hist, True
 
 
 def default_workers(n_items: int) -> int:
@@ -89,10 +101,16 @@ class ClipImageEncoder:
 
         Rows of undecodable images are zero.
         """
+        vectors, _, ok = self.encode_images_and_colours(paths, batch_size, progress, workers)
+        return vectors, ok
+
+    def encode_images_and_colours(self, paths: list[str], batch_size: int = 64, progress: bool | None = None, workers: int | None = None):
+        """Embeddings, colour histograms (see colour.py) and the decoded mask, in one pass."""
         out = np.zeros((len(paths), self.dim), dtype=np.float32)
+        hists = np.zeros((len(paths), colour.DIM), dtype=np.float32)
         ok = np.zeros(len(paths), dtype=bool)
         if not paths:
-            return out, ok
+            return out, hists, ok
         loader = DataLoader(
             ImageFiles(list(paths), self.size, self.mean, self.std),
             batch_size=batch_size,
@@ -106,12 +124,13 @@ class ClipImageEncoder:
             bar = tqdm(total=len(paths), desc="images", unit="img")
         start = 0
         with torch.inference_mode():
-            for pixels, flags in loader:
+            for pixels, batch_hists, flags in loader:
                 n = len(flags)
                 pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 vectors = self.model.encode_image(pixels)
                 out[start:start + n] = vectors.float().cpu().numpy()
                 ok[start:start + n] = flags.numpy()
+                hists[start:start + n] = batch_hists.numpy()
                 start += n
                 if bar is not None:
                     bar.update(n)
@@ -120,7 +139,7 @@ class ClipImageEncoder:
         out[~ok] = 0.0
         normed = l2_normalise(out)
         normed[~ok] = 0.0
-        return normed, ok
+        return normed, hists, ok
 
     def encode(self, texts: list[str], batch_size: int = 128, progress: bool | None = None) -> np.ndarray:
         """Embeddings of texts in this model's image-text space (its text tower)."""

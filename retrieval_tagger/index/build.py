@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
+from retrieval_tagger.candidates import fit, knn
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import CatalogError, IndexExistsError
@@ -27,12 +31,84 @@ def encoder_record(encoder) -> dict:
     return record
 
 
-def _write_store(folder: Path, name: str, vectors: np.ndarray, rows: np.ndarray, index_type: str) -> dict:
-    kind = store.choose_type(len(vectors), index_type)
-    index, params = store.build(vectors, kind)
-    store.save(index, folder / f"{name}.faiss")
-    np.save(folder / f"{name}_rows.npy", rows.astype(np.int64))
-    return {**params, "vectors": int(len(vectors)), "file": f"{name}.faiss", "rows": f"{name}_rows.npy"}
+@dataclass
+class Encoded:
+    """A catalog's products and their vectors per modality (rows point into products)."""
+
+    products: list
+    vectors: dict = field(default_factory=dict)  # modality -> (n, dim) float32
+    rows: dict = field(default_factory=dict)  # modality -> product row of each vector
+    timings: dict = field(default_factory=dict)
+
+
+def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, batch_size: int, progress) -> Encoded:
+    """Encode images (with colour histograms) and texts; drop products left with nothing."""
+    timings = {}
+    image_rows = np.asarray([i for i, p in enumerate(products) if p.image], dtype=np.int64)
+    image_vecs = colours = None
+    if image_enc is not None and len(image_rows):
+        t = time.perf_counter()
+        image_vecs, colours, ok = image_enc.encode_images_and_colours(
+            [products[i].image for i in image_rows], batch_size=batch_size, progress=progress
+        )
+        timings["encode_images_s"] = time.perf_counter() - t
+        bad = image_rows[~ok]
+        report.unreadable_images += len(bad)
+        for i in bad[:3]:
+            report.note("unreadable_images", f"{products[i].id}: {products[i].image}")
+        if len(bad) and spec.strict:
+            raise CatalogError(f"{len(bad)} images cannot be decoded, e.g. {products[bad[0]].image} (drop --strict to keep those products with text only)")
+        for i in bad:
+            products[i].image = None
+        image_rows, image_vecs, colours = image_rows[ok], image_vecs[ok], colours[ok]
+    if image_enc is None:
+        for p in products:
+            p.image = None  # without an image encoder a product with only an image has nothing to index
+    keep = np.asarray([bool(p.text or p.image) for p in products])
+    if not keep.all():
+        report.dropped_after_image_check = int((~keep).sum())
+        image_rows = (np.cumsum(keep) - 1)[image_rows]
+        products = [p for p, k in zip(products, keep) if k]
+        report.kept = len(products)
+    text_rows = np.asarray([i for i, p in enumerate(products) if p.text], dtype=np.int64)
+    t = time.perf_counter()
+    encoded = Encoded(products, timings=timings)
+    encoded.vectors["text"] = text_enc.encode([products[i].text for i in text_rows], progress=progress)
+    encoded.rows["text"] = text_rows
+    timings["encode_text_s"] = time.perf_counter() - t
+    if image_vecs is not None and len(image_rows):
+        encoded.vectors["image"], encoded.rows["image"] = image_vecs, image_rows
+        encoded.vectors["colour"], encoded.rows["colour"] = colours, image_rows
+    return encoded
+
+
+def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagVocab, tag_vectors: np.ndarray) -> dict:
+    """Fit the fusion by leave-one-out on a sample of tagged products (see candidates/fit.py)."""
+    tagged = np.flatnonzero(np.diff(product_tags.indptr) > 0)
+    if len(tagged) < fit.MIN_FIT_PRODUCTS:
+        return {**fit.DEFAULT_FUSION, "fit": {"sample": 0, "reason": f"fewer than {fit.MIN_FIT_PRODUCTS} tagged products"}}
+    size = min(fit.MAX_SAMPLE, len(tagged), max(200, int(4e6 // max(len(vocab), 1))))
+    keys = np.asarray([hashlib.sha1(encoded.products[i].id.encode()).digest()[:8] for i in tagged])
+    sample = np.sort(tagged[np.argsort(keys, kind="stable")[:size]])
+    k_max = max(fit.GRID_K)
+    neighbours = {}
+    name_sims = None
+    text_present = np.zeros(len(sample), dtype=bool)
+    for name, index in indexes.items():
+        vec_of = {int(r): j for j, r in enumerate(encoded.rows[name])}
+        at = np.asarray([vec_of.get(int(r), -1) for r in sample])
+        present = at >= 0
+        queries = encoded.vectors[name][np.maximum(at, 0)]
+        sims, vec_rows = store.search(index, queries, k_max + 1)
+        rows = np.where(vec_rows >= 0, encoded.rows[name][np.maximum(vec_rows, 0)], -1)
+        sims, rows = knn.drop_self(sims, rows, sample, k_max)
+        rows[~present] = -1
+        neighbours[name] = fit.Neighbours(sims, rows, present)
+        if name == "text":
+            text_present = present
+            name_sims = np.where(present[:, None], queries @ tag_vectors.T, 0.0).astype(np.float32)
+    truth = product_tags[sample].toarray() > 0
+    return fit.fit_fusion(neighbours, name_sims, text_present, product_tags, vocab, truth)
 
 
 def build_index(
@@ -68,42 +144,15 @@ def build_index(
     if not products:
         raise CatalogError(f"{catalog_path} has no usable products ({report.summary()})")
     text_enc, image_enc = encoders or (load_text_encoder(text_model, device), load_image_encoder(image_model, device))
-
-    timings = {}
-    image_rows = np.asarray([i for i, p in enumerate(products) if p.image], dtype=np.int64)
-    image_vecs = None
-    if image_enc is not None and len(image_rows):
-        t = time.perf_counter()
-        image_vecs, ok = image_enc.encode_images([products[i].image for i in image_rows], batch_size=batch_size, progress=progress)
-        timings["encode_images_s"] = time.perf_counter() - t
-        bad = image_rows[~ok]
-        report.unreadable_images += len(bad)
-        for i in bad[:3]:
-            report.note("unreadable_images", f"{products[i].id}: {products[i].image}")
-        if len(bad) and spec.strict:
-            raise CatalogError(f"{len(bad)} images cannot be decoded, e.g. {products[bad[0]].image} (drop --strict to keep those products with text only)")
-        for i in bad:
-            products[i].image = None
-        image_rows, image_vecs = image_rows[ok], image_vecs[ok]
-    if image_enc is None:
-        for p in products:
-            p.image = None  # without an image encoder a product with only an image has nothing to index
-    keep = np.asarray([bool(p.text or p.image) for p in products])
-    if not keep.all():
-        report.dropped_after_image_check = int((~keep).sum())
-        remap = np.cumsum(keep) - 1
-        if image_vecs is not None:
-            image_rows = remap[image_rows]
-        products = [p for p, k in zip(products, keep) if k]
-        report.kept = len(products)
-
-    text_rows = np.asarray([i for i, p in enumerate(products) if p.text], dtype=np.int64)
-    t = time.perf_counter()
-    text_vecs = text_enc.encode([products[i].text for i in text_rows], progress=progress)
-    timings["encode_text_s"] = time.perf_counter() - t
+    encoded = _encode_catalog(products, report, spec, text_enc, image_enc, batch_size, progress)
+    products, timings = encoded.products, encoded.timings
 
     vocab = TagVocab.from_tag_lists([p.tags for p in products])
     indptr, indices = vocab.encode_lists([p.tags for p in products])
+    product_tags = sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(len(products), len(vocab)))
+    vocab_vectors = {"text": text_enc.encode(vocab.display_texts(), progress=False)}
+    if image_enc is not None:
+        vocab_vectors["image"] = image_enc.encode(vocab.display_texts(), progress=False)
 
     parent = out.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -113,18 +162,22 @@ def build_index(
     tmp.mkdir()
     try:
         t = time.perf_counter()
-        stores = {"text": _write_store(tmp, "text", text_vecs, text_rows, index_type)}
-        if image_vecs is not None:
-            stores["image"] = _write_store(tmp, "image", image_vecs, image_rows, index_type)
+        stores, indexes = {}, {}
+        for name, vectors in encoded.vectors.items():
+            kind = store.choose_type(len(vectors), index_type)
+            indexes[name], params = store.build(vectors, kind)
+            store.save(indexes[name], tmp / f"{name}.faiss")
+            np.save(tmp / f"{name}_rows.npy", encoded.rows[name].astype(np.int64))
+            stores[name] = {**params, "vectors": int(len(vectors)), "file": f"{name}.faiss", "rows": f"{name}_rows.npy"}
         timings["index_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        fusion = _fit(encoded, indexes, product_tags, vocab, vocab_vectors["text"])
+        timings["fit_s"] = time.perf_counter() - t
         (tmp / "ids.json").write_text(json.dumps([p.id for p in products], ensure_ascii=False), encoding="utf-8")
         np.save(tmp / "tags_indptr.npy", indptr)
         np.save(tmp / "tags_indices.npy", indices)
-        vocab_spaces = {"text": text_enc}
-        if image_enc is not None:
-            vocab_spaces["image"] = image_enc
-        for space, enc in vocab_spaces.items():
-            np.save(tmp / f"vocab_{space}.npy", enc.encode(vocab.display_texts(), progress=False))
+        for space, vectors in vocab_vectors.items():
+            np.save(tmp / f"vocab_{space}.npy", vectors)
         encoders_section = {"text": encoder_record(text_enc)}
         if image_enc is not None:
             encoders_section["image"] = encoder_record(image_enc)
@@ -134,15 +187,16 @@ def build_index(
             catalog={"path": str(catalog_path.resolve()), "sha256": manifest.sha256_file(catalog_path), "columns": spec.describe()},
             counts={
                 "products": len(products),
-                "with_text": int(len(text_rows)),
-                "with_image": int(0 if image_vecs is None else len(image_rows)),
+                "with_text": int(len(encoded.rows["text"])),
+                "with_image": int(len(encoded.rows.get("image", ()))),
                 "tags": len(vocab),
                 "tag_assignments": int(len(indices)),
             },
             report={**report.to_dict(), "summary": report.summary(), "examples": report.examples},
             stores=stores,
             vocabulary=vocab.to_json(),
-            vocab_spaces=sorted(vocab_spaces),
+            vocab_spaces=sorted(vocab_vectors),
+            fusion=fusion,
             build={"index_type": index_type, "batch_size": batch_size, "device": device or "auto", "timings": timings},
         )
         manifest.record_files(result, tmp)

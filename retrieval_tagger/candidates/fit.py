@@ -1,0 +1,171 @@
+"""Fit how signals are combined, by leave-one-out on the catalog itself.
+
+Each sampled catalog product is tagged from its neighbours with itself left out, as a
+new product would be. On those predictions we pick, per kNN signal, the number of
+neighbours k and the vote temperature; for the zero-shot signal its temperature; and
+per facet the fusion weights of the signals (a grid over the weight simplex). No
+labels beyond the catalog's own tags are needed, and every catalog gets weights fitted
+to what its text and images actually say about each of its facets.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from retrieval_tagger.candidates import fuse, knn, zeroshot
+from retrieval_tagger.vocab import TagVocab
+
+FIT_VERSION = 1
+GRID_K = (5, 10, 20, 40)
+GRID_T = (0.02, 0.05, 0.1, 1.0)
+GRID_NAMES_T = (0.01, 0.02, 0.05, 0.1)
+WEIGHT_STEPS = 10  # weights move in steps of 1/10
+MIN_GROUP_SAMPLES = 30  # a facet with fewer sampled examples keeps the default weights
+MIN_FIT_PRODUCTS = 50  # below this, defaults are used
+MAX_SAMPLE = 2000
+# Used when a catalog is too small to fit (measured on the fashion benchmark).
+DEFAULT_FUSION = {
+    "version": FIT_VERSION,
+    "knn": {"text": {"k": 20, "temperature": 0.05}, "image": {"k": 20, "temperature": 0.05}, "colour": {"k": 20, "temperature": 0.05}},
+    "names": {"temperature": 0.05},
+    "weights": {"default": {"text": 0.6, "image": 0.3, "colour": 0.05, "names": 0.05}, "facets": {}},
+}
+
+
+@dataclass
+class Neighbours:
+    """Leave-one-out neighbours of the sample in one modality (rows are product rows)."""
+
+    sims: np.ndarray
+    rows: np.ndarray
+    present: np.ndarray
+
+
+def group_hits(scores: np.ndarray, cols: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
+    """How many products with a true tag in group ``cols`` have it ranked first, of how many."""
+    has = truth[:, cols].any(axis=1)
+    if not has.any():
+        return 0, 0
+    rows = np.flatnonzero(has)
+    best = cols[np.argmax(scores[rows][:, cols], axis=1)]
+    # a row of zeros has no prediction: its argmax would be the first column by accident
+    hits = truth[rows, best] & (scores[rows, best] > 0)
+    return int(hits.sum()), int(has.sum())
+
+
+def micro_accuracy(scores: np.ndarray, groups: list[np.ndarray], truth: np.ndarray) -> float:
+    hits = [group_hits(scores, cols, truth) for cols in groups]
+    total = sum(n for _, n in hits)
+    return sum(h for h, _ in hits) / total if total else 0.0
+
+
+def fit_knn(nb: Neighbours, product_tags: sparse.csr_matrix, groups, truth) -> tuple[dict, np.ndarray, float]:
+    """Best (k, temperature) of one kNN signal, its votes and its accuracy."""
+    best = None
+    for k, temp in itertools.product(GRID_K, GRID_T):
+        k = min(k, nb.rows.shape[1])
+        votes = knn.vote(knn.neighbour_weights(nb.sims[:, :k], nb.rows[:, :k], temp), nb.rows[:, :k], product_tags)
+        acc = micro_accuracy(votes[nb.present], groups, truth[nb.present])
+        if best is None or acc > best[2]:
+            best = ({"k": int(k), "temperature": temp}, votes, acc)
+    return best
+
+
+def true_tag_nll(scores: np.ndarray, groups, truth: np.ndarray) -> float:
+    """Mean negative log-probability of the true tags under per-group distributions."""
+    total, count = 0.0, 0
+    for cols in groups:
+        sub_truth = truth[:, cols]
+        if sub_truth.any():
+            total -= float(np.log(np.maximum(scores[:, cols][sub_truth], 1e-9)).sum())
+            count += int(sub_truth.sum())
+    return total / count if count else 0.0
+
+
+def fit_names(sims: np.ndarray, groups, truth) -> tuple[dict, np.ndarray, float]:
+    """Zero-shot temperature, scores and accuracy.
+
+    The softmax keeps the order of tags, so accuracy cannot choose the temperature;
+    the likelihood of the true tags (calibration) does.
+    """
+    best = None
+    for temp in GRID_NAMES_T:
+        scores = zeroshot.group_softmax(sims, groups, temp)
+        nll = true_tag_nll(scores, groups, truth)
+        if best is None or nll < best[2]:
+            best = ({"temperature": temp}, scores, nll)
+    params, scores, _ = best
+    return params, scores, micro_accuracy(scores, groups, truth)
+
+
+def simplex(names: list[str], steps: int = WEIGHT_STEPS) -> list[dict]:
+    """All weightings of ``names`` in multiples of 1/steps that sum to 1."""
+    out = []
+    for combo in itertools.product(range(steps + 1), repeat=len(names)):
+        if sum(combo) == steps:
+            out.append({n: c / steps for n, c in zip(names, combo)})
+    return out
+
+
+def fit_weights(scores: dict, present: dict, named_groups: dict[str, np.ndarray], truth: np.ndarray) -> tuple[dict, dict]:
+    """Default weights (best overall) and per-facet weights (best per facet)."""
+    candidates = simplex(list(scores))
+    hits = np.zeros((len(candidates), len(named_groups), 2), dtype=np.int64)
+    for i, w in enumerate(candidates):
+        fused = fuse.fuse(scores, present, w)
+        for j, cols in enumerate(named_groups.values()):
+            hits[i, j] = group_hits(fused, cols, truth)
+    prior = DEFAULT_FUSION["weights"]["default"]
+    distance = np.asarray([sum(abs(w[n] - prior.get(n, 0.0)) for n in w) for w in candidates])
+
+    def pick(acc: np.ndarray) -> dict:
+        # among equally accurate weightings (common on small catalogs) take the one nearest the prior
+        tied = np.flatnonzero(acc >= acc.max() - 1e-12)
+        return candidates[int(tied[np.argmin(distance[tied])])]
+
+    overall = hits[:, :, 0].sum(axis=1) / np.maximum(hits[:, :, 1].sum(axis=1), 1)
+    default = pick(overall)
+    per_facet, report = {}, {"default": float(overall.max())}
+    for j, name in enumerate(named_groups):
+        count = int(hits[0, j, 1])
+        if name == "*free*" or count < MIN_GROUP_SAMPLES:
+            continue
+        acc = hits[:, j, 0] / count
+        per_facet[name] = pick(acc)
+        report[name] = float(acc.max())
+    return {"default": default, "facets": per_facet}, report
+
+
+def fit_fusion(neighbours: dict[str, Neighbours], name_sims: np.ndarray | None, text_present: np.ndarray,
+               product_tags: sparse.csr_matrix, vocab: TagVocab, truth: np.ndarray) -> dict:
+    """The fusion section of a manifest, fitted on a leave-one-out sample.
+
+    ``neighbours`` maps kNN signals (text, image, colour) to the sample's neighbours;
+    ``name_sims`` are the sample's text-to-tag-name cosine similarities (or None);
+    ``truth`` is the sample's (products x tags) boolean tag matrix.
+    """
+    groups = zeroshot.tag_groups(vocab)
+    named_groups = dict(vocab.facets)
+    if len(vocab.free):
+        named_groups["*free*"] = vocab.free
+    result = {"version": FIT_VERSION, "knn": {}, "names": {}, "fit": {"sample": int(len(truth)), "signal_accuracy": {}}}
+    scores, present = {}, {}
+    for name, nb in neighbours.items():
+        params, votes, acc = fit_knn(nb, product_tags, groups, truth)
+        result["knn"][name] = params
+        result["fit"]["signal_accuracy"][name] = acc
+        scores[name], present[name] = votes, nb.present
+    if name_sims is not None:
+        params, _, acc = fit_names(name_sims[text_present], groups, truth[text_present])
+        zs = zeroshot.group_softmax(name_sims, groups, params["temperature"])
+        result["names"] = params
+        result["fit"]["signal_accuracy"]["names"] = acc
+        scores["names"], present["names"] = zs, text_present
+    weights, report = fit_weights(scores, present, named_groups, truth)
+    result["weights"] = weights
+    result["fit"]["fused_accuracy"] = report
+    return result

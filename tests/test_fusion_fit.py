@@ -1,0 +1,336 @@
+"""Fitting the fusion by leave-one-out: the search over weights and kNN parameters on
+hand-made cases, and the ``fusion`` section a build records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from conftest import COLOURS, COLUMNS, catalog_rows, write_catalog, write_square
+from retrieval_tagger.candidates import fit, knn
+from retrieval_tagger.candidates.fit import (
+    DEFAULT_FUSION,
+    FIT_VERSION,
+    GRID_K,
+    GRID_NAMES_T,
+    GRID_T,
+    MIN_FIT_PRODUCTS,
+    MIN_GROUP_SAMPLES,
+    Neighbours,
+    fit_knn,
+    fit_names,
+    fit_weights,
+    group_hits,
+    micro_accuracy,
+    simplex,
+)
+from retrieval_tagger.candidates.zeroshot import group_softmax
+from retrieval_tagger.catalog import CatalogSpec
+from retrieval_tagger.index.build import build_index
+from retrieval_tagger.pipeline import Tagger
+
+SPEC = CatalogSpec(tags_col="tags", facet_cols=["colour", "article"])
+
+
+# -- the search, on hand-made cases ---------------------------------------------------
+
+
+def test_simplex_lists_every_weighting_in_steps():
+    assert simplex(["a", "b"], 2) == [{"a": 0.0, "b": 1.0}, {"a": 0.5, "b": 0.5}, {"a": 1.0, "b": 0.0}]
+    four = simplex(["text", "image", "colour", "names"])
+    assert len(four) == 286  # 13 choose 3: the ways to share 10 steps among 4 signals
+    assert all(sum(w.values()) == pytest.approx(1.0) for w in four)
+    assert len({tuple(w.values()) for w in four}) == len(four)
+
+
+TRUTH = np.array([
+    [0, 1, 0, 1],  # group [0, 1, 2]: col 1 true, ranked first -> hit; group [3]: hit
+    [1, 0, 0, 0],  # col 0 true, col 1 ranked first -> miss
+    [0, 0, 0, 0],  # no true tag in either group: not counted
+    [0, 1, 1, 0],  # two true tags (free tags may have several); col 2 ranked first -> hit
+], dtype=bool)
+SCORES = np.array([
+    [0.1, 0.7, 0.2, 0.3],
+    [0.2, 0.5, 0.3, 0.0],
+    [0.9, 0.0, 0.0, 0.1],
+    [0.1, 0.3, 0.6, 0.9],
+], dtype=np.float32)
+
+
+def test_group_hits_by_hand():
+    assert group_hits(SCORES, np.array([0, 1, 2]), TRUTH) == (2, 3)
+    assert group_hits(SCORES, np.array([3]), TRUTH) == (1, 1)
+    assert group_hits(SCORES, np.array([3]), np.zeros_like(TRUTH)) == (0, 0)
+
+
+def test_micro_accuracy_pools_the_groups():
+    groups = [np.array([0, 1, 2]), np.array([3])]
+    assert micro_accuracy(SCORES, groups, TRUTH) == pytest.approx(3 / 4)  # not the mean of 2/3 and 1/1
+    assert micro_accuracy(SCORES, groups, np.zeros_like(TRUTH)) == 0.0
+
+
+def two_facet_case(n=40):
+    """Facets x (cols 0, 1), y (cols 2, 3), z (cols 4, 5: few examples), free (6, 7).
+
+    Signal A ranks the true x value first and the wrong y value first; B the reverse.
+    """
+    i = np.arange(n)
+    truth = np.zeros((n, 8), dtype=bool)
+    truth[i, np.where(i % 2 == 0, 0, 1)] = True
+    truth[i, np.where(i % 4 < 2, 2, 3)] = True
+    few = i < MIN_GROUP_SAMPLES - 1
+    truth[i[few], np.where(i[few] % 3 == 0, 4, 5)] = True
+    truth[i, np.where(i % 5 == 0, 6, 7)] = True
+    right, wrong = truth.astype(np.float32), (~truth).astype(np.float32)
+    a = np.hstack([right[:, :2], wrong[:, 2:4], right[:, 4:]])
+    b = np.hstack([wrong[:, :2], right[:, 2:4], right[:, 4:]])
+    groups = {"x": np.array([0, 1]), "y": np.array([2, 3]), "z": np.array([4, 5]), "*free*": np.array([6, 7])}
+    return truth, {"A": a, "B": b}, groups
+
+
+def test_fit_weights_favours_each_facets_own_signal():
+    truth, scores, groups = two_facet_case()
+    present = {name: np.ones(len(truth), dtype=bool) for name in scores}
+
+    weights, report = fit_weights(scores, present, groups, truth)
+
+    x, y = weights["facets"]["x"], weights["facets"]["y"]
+    assert x["A"] > x["B"] and y["B"] > y["A"]
+    assert report["x"] == report["y"] == 1.0
+    # z has too few examples and free tags are no facet: both keep the default
+    assert set(weights["facets"]) == {"x", "y"}
+    assert set(report) == {"default", "x", "y"}
+    assert sum(weights["default"].values()) == pytest.approx(1.0)
+
+
+N_QUERIES = 40
+HALF = 50  # catalog rows 0..49 carry tag 0 (x:a), rows 50..99 tag 1 (x:b)
+CATALOG_TAGS = sparse.csr_matrix(np.repeat(np.eye(2, dtype=np.float32), HALF, axis=0))
+X_GROUPS = [np.array([0, 1])]
+
+
+def knn_case(pattern: str, sims, absent: int = 0):
+    """Neighbours of ``N_QUERIES`` queries (true tag alternating): slot j holds a catalog
+    product with the query's tag where ``pattern[j]`` is 'R', the other tag where 'W'.
+
+    ``absent`` more queries (true tag 1) lack this signal; their rows are -1.
+    """
+    label = np.arange(N_QUERIES) % 2
+    slot = np.arange(len(pattern))
+    same = np.array([c == "R" for c in pattern])
+    tag = np.where(same[None, :], label[:, None], 1 - label[:, None])
+    rows = tag * HALF + slot[None, :]
+    sims = np.tile(np.asarray(sims, dtype=np.float32), (N_QUERIES, 1))
+    truth = np.eye(2, dtype=bool)[label]
+    if absent:
+        rows = np.vstack([rows, np.full((absent, len(pattern)), -1)])
+        sims = np.vstack([sims, np.zeros((absent, len(pattern)), np.float32)])
+        truth = np.vstack([truth, np.tile([False, True], (absent, 1))])
+    present = np.arange(len(rows)) < N_QUERIES
+    return Neighbours(sims, rows, present), truth
+
+
+def test_fit_knn_finds_the_temperature_that_lets_close_neighbours_outvote_the_nearest():
+    # the nearest is wrong; the next four, a little further, are right; the rest are far and wrong
+    nb, truth = knn_case("W" + "R" * 4 + "W" * 35, [0.9] + [0.85] * 4 + [0.5] * 35, absent=6)
+
+    params, votes, acc = fit_knn(nb, CATALOG_TAGS, X_GROUPS, truth)
+
+    # at 0.02 the nearest outweighs the four (exp(-2.5) each); at 0.05 it no longer does
+    assert params == {"k": 5, "temperature": 0.05}
+    assert acc == 1.0  # the six queries without the signal are not counted
+    assert votes.shape == (N_QUERIES + 6, 2) and np.all(votes[N_QUERIES:] == 0)
+
+
+def test_fit_knn_finds_that_many_neighbours_are_needed():
+    # the ten nearest are wrong, the thirty after them right
+    nb, truth = knn_case("W" * 10 + "R" * 30, np.linspace(0.81, 0.80, 40))
+    params, _, acc = fit_knn(nb, CATALOG_TAGS, X_GROUPS, truth)
+    assert params["k"] == 40 and acc == 1.0
+
+
+def test_fit_knn_when_the_nearest_is_right_prefers_few_or_sharp_votes():
+    nb, truth = knn_case("R" + "W" * 39, [0.9] + [0.5] * 39)
+    params, _, acc = fit_knn(nb, CATALOG_TAGS, X_GROUPS, truth)
+    assert acc == 1.0 and params["temperature"] < 1.0  # at 1.0 the many wrong ones win
+
+
+def test_fit_knn_caps_k_at_the_neighbours_searched():
+    nb, truth = knn_case("WWWRRRRR", [0.8] * 8)
+    params, _, acc = fit_knn(nb, CATALOG_TAGS, X_GROUPS, truth)
+    assert params["k"] == 8 and acc == 1.0  # asked for 10: only 8 were searched
+
+
+def test_fit_names_returns_a_grid_temperature_and_its_scores():
+    truth, scores, groups = two_facet_case()
+    sims = scores["A"] * 0.3  # right on x, wrong on y, right on z and free tags
+    group_list = list(groups.values())
+
+    params, names, acc = fit_names(sims, group_list, truth)
+
+    assert params["temperature"] in GRID_NAMES_T
+    np.testing.assert_allclose(names, group_softmax(sims, group_list, params["temperature"]))
+    assert group_hits(names, groups["x"], truth) == (40, 40)
+    assert group_hits(names, groups["y"], truth) == (0, 40)
+    assert acc == pytest.approx(micro_accuracy(names, group_list, truth))
+
+
+# -- the fusion a build records ---------------------------------------------------------
+
+
+def twin_catalog(folder, tagged: int | None = None, shuffle: int | None = None, without_image: int = 0):
+    """60 products: the 30 of conftest and a "slim" twin of each, with its own image.
+
+    Only the first ``tagged`` rows keep their tags; the last ``without_image`` twins have
+    no image; ``shuffle`` seeds a reordering.
+    """
+    rows = catalog_rows(folder / "images")
+    twins = []
+    for n, row in enumerate(rows):
+        twin = {**row, "id": f"t{n:02d}", "title": f"slim {row['title']}", "image": f"images/t{n:02d}.png"}
+        write_square(folder / twin["image"], COLOURS[row["colour"]], marker=n % 6 + 1)
+        twins.append(twin)
+    for twin in twins[len(twins) - without_image:]:
+        twin["image"] = ""
+    rows = rows + twins
+    if tagged is not None:
+        rows = rows[:tagged] + [{**row, "tags": "", "colour": "", "article": ""} for row in rows[tagged:]]
+    if shuffle is not None:
+        random.Random(shuffle).shuffle(rows)
+    return write_catalog(folder / "catalog.csv", rows, COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def twins_csv(tmp_path_factory):
+    return twin_catalog(tmp_path_factory.mktemp("twins"))
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, twins_csv, encoders):
+    out = tmp_path_factory.mktemp("fitted") / "idx"
+    build_index(twins_csv, out, SPEC, encoders=encoders)
+    return out
+
+
+def read_fusion(folder):
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["fusion"]
+
+
+def test_catalog_large_enough_gets_a_fitted_fusion(fitted):
+    fusion = read_fusion(fitted)
+
+    assert fusion["version"] == FIT_VERSION
+    assert fusion["fit"]["sample"] == 60 and "reason" not in fusion["fit"]
+    assert set(fusion["knn"]) == {"text", "image", "colour"}
+    for params in fusion["knn"].values():
+        assert params["k"] in GRID_K and params["temperature"] in GRID_T
+    assert fusion["names"]["temperature"] in GRID_NAMES_T
+    assert set(fusion["weights"]["facets"]) == {"colour", "article"}
+    for weights in [fusion["weights"]["default"], *fusion["weights"]["facets"].values()]:
+        assert set(weights) == {"text", "image", "colour", "names"}
+        assert sum(weights.values()) == pytest.approx(1.0)
+    accuracy = fusion["fit"]["signal_accuracy"]
+    assert set(accuracy) == {"text", "image", "colour", "names"}
+    assert all(0.0 <= a <= 1.0 for a in accuracy.values())
+    # every product has every signal, so all weight on the best one is among the candidates
+    assert fusion["fit"]["fused_accuracy"]["default"] >= max(accuracy.values())
+
+
+def test_fitted_fusion_is_what_the_tagger_uses(fitted):
+    tagger = Tagger.load(fitted)
+    assert tagger.fusion == read_fusion(fitted)
+    (result,) = tagger.tag([{"id": "q", "text": "blue denim jeans"}])
+    assert {"colour:blue", "article:jeans"} <= {t["tag"] for t in result.tags}
+
+
+def test_fitting_is_deterministic(fitted, twins_csv, tmp_path, encoders):
+    build_index(twins_csv, tmp_path / "again", SPEC, encoders=encoders)
+    assert read_fusion(tmp_path / "again") == read_fusion(fitted)
+
+
+def sampled_ids(catalog, out, monkeypatch, encoders, size):
+    """Build with a sample of ``size`` and return the ids of the products it fitted on."""
+    seen = []
+    drop_self = knn.drop_self
+
+    def spy(sims, rows, self_rows, k):
+        seen.append(self_rows.copy())
+        return drop_self(sims, rows, self_rows, k)
+
+    monkeypatch.setattr(fit, "MAX_SAMPLE", size)
+    monkeypatch.setattr(knn, "drop_self", spy)
+    manifest = build_index(catalog, out, SPEC, encoders=encoders)
+    monkeypatch.undo()
+    assert manifest["fusion"]["fit"]["sample"] == size
+    ids = json.loads((out / "ids.json").read_text(encoding="utf-8"))
+    assert all(np.array_equal(rows, seen[0]) for rows in seen)  # one sample for every signal
+    return [ids[r] for r in seen[0]]
+
+
+def test_sample_is_chosen_by_a_hash_of_the_id_not_by_row_order(tmp_path, twins_csv, monkeypatch, encoders):
+    shuffled = twin_catalog(tmp_path / "shuffled", shuffle=3)
+
+    first = sampled_ids(twins_csv, tmp_path / "a", monkeypatch, encoders, size=52)
+    second = sampled_ids(shuffled, tmp_path / "b", monkeypatch, encoders, size=52)
+
+    all_ids = [f"p{n:02d}" for n in range(30)] + [f"t{n:02d}" for n in range(30)]
+    by_hash = sorted(all_ids, key=lambda pid: hashlib.sha1(pid.encode()).digest()[:8])[:52]
+    assert sorted(first) == sorted(second) == sorted(by_hash)
+
+
+def test_small_catalog_records_the_default_with_a_reason(both_index):
+    fusion = read_fusion(both_index)  # 30 tagged products
+    assert fusion == {**DEFAULT_FUSION, "fit": {"sample": 0, "reason": f"fewer than {MIN_FIT_PRODUCTS} tagged products"}}
+
+
+def test_untagged_products_do_not_count_towards_fitting(tmp_path, encoders):
+    catalog = twin_catalog(tmp_path, tagged=MIN_FIT_PRODUCTS - 1)
+    manifest = build_index(catalog, tmp_path / "idx", SPEC, encoders=encoders)
+    assert manifest["counts"]["products"] == 60
+    assert manifest["fusion"]["fit"]["sample"] == 0
+    assert str(MIN_FIT_PRODUCTS) in manifest["fusion"]["fit"]["reason"]
+    assert manifest["fusion"]["weights"] == DEFAULT_FUSION["weights"]
+
+
+def test_products_without_an_image_are_fitted_on_their_text(tmp_path, encoders):
+    catalog = twin_catalog(tmp_path, without_image=20)
+    manifest = build_index(catalog, tmp_path / "idx", SPEC, encoders=encoders)
+    assert manifest["counts"]["with_image"] == 40
+    fusion = manifest["fusion"]
+    assert fusion["fit"]["sample"] == 60 and set(fusion["knn"]) == {"text", "image", "colour"}
+    for accuracy in fusion["fit"]["signal_accuracy"].values():
+        assert 0.0 <= accuracy <= 1.0
+
+
+def test_a_row_of_zero_scores_is_no_hit_even_when_the_first_column_is_true():
+    truth = np.array([[True, False]])
+    assert group_hits(np.zeros((1, 2), np.float32), np.array([0, 1]), truth) == (0, 1)
+
+
+def test_names_temperature_is_chosen_by_the_likelihood_of_the_true_tags():
+    # the true tag is ahead by 0.05 everywhere: sharper distributions put more mass on it
+    truth = np.zeros((50, 2), dtype=bool)
+    truth[:, 0] = True
+    sims = np.tile(np.array([[0.55, 0.5]], np.float32), (50, 1))
+    params, _, acc = fit_names(sims, [np.array([0, 1])], truth)
+    assert params["temperature"] == min(GRID_NAMES_T) and acc == 1.0
+    # a true tag behind by 0.05 half the time: a sharp softmax is punished, a soft one wins
+    truth[::2] = [False, True]
+    params, _, _ = fit_names(sims, [np.array([0, 1])], truth)
+    assert params["temperature"] == max(GRID_NAMES_T)
+
+
+def test_tied_weightings_fall_back_to_the_one_nearest_the_prior():
+    truth, scores, groups = two_facet_case()
+    same = {"text": scores["A"], "names": scores["A"]}  # two equally good signals
+    present = {name: np.ones(len(truth), dtype=bool) for name in same}
+    weights, _ = fit_weights(same, present, groups, truth)
+    prior = fit.DEFAULT_FUSION["weights"]["default"]
+    # the prior favours text over names: the tie is broken that way, not towards the last signal
+    assert prior["text"] > prior["names"]
+    assert weights["default"]["text"] > weights["default"]["names"]
