@@ -120,3 +120,33 @@ def test_map_state_dict_rejects_a_shape_mismatch():
 def test_map_state_dict_rejects_a_count_mismatch():
     with pytest.raises(EncoderError, match=r"2 tensors.*expects 3"):
         map_state_dict(small_source(), [("a", (32, 3, 3, 3)), ("b", (32,)), ("c", (32,))])
+
+
+def test_folding_batchnorm_keeps_the_features_and_removes_the_norms(trunk):
+    from retrieval_tagger.encoders.lite import fold_batchnorm
+
+    folded = fold_batchnorm(trunk)
+    assert folded is not trunk
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in trunk.modules())  # original untouched
+    x = torch.randn(2, 3, 96, 128, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), trunk(x), rtol=1e-4, atol=1e-4)
+
+
+def test_folding_gives_up_when_the_result_would_differ():
+    from retrieval_tagger.encoders.lite import fold_batchnorm
+
+    class NormBeforeConv(torch.nn.Module):  # BatchNorm listed after the conv but applied first
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 1)
+            self.bn = torch.nn.BatchNorm2d(3)
+            self.bn.running_mean.fill_(0.5)
+            self.bn.running_var.fill_(4.0)
+
+        def forward(self, x):
+            return self.conv(torch.relu(self.bn(x)))
+
+    model = NormBeforeConv().eval()
+    assert fold_batchnorm(model) is model

@@ -91,3 +91,27 @@ def test_choose_type():
     assert store.choose_type(10, "ivf") == "ivf"
     with pytest.raises(RtagError, match="unknown index type 'annoy'.*auto, flat, hnsw, ivf"):
         store.choose_type(10, "annoy")
+
+
+def test_exact_torch_search_matches_faiss_flat():
+    rng = np.random.default_rng(3)
+    base = unit_rows(rng.standard_normal((3000, 48)).astype(np.float32))
+    queries = unit_rows(rng.standard_normal((130, 48)).astype(np.float32))
+    index, params = store.build(base, "flat")
+    faiss_sims, faiss_rows = index.search(queries, 10)
+    exact = store.searcher(index, params, use_gpu=False)
+    assert isinstance(exact, store.ExactSearch)
+    sims, rows = store.search(exact, queries, 10)
+    np.testing.assert_array_equal(rows, faiss_rows)
+    np.testing.assert_allclose(sims, faiss_sims, rtol=1e-5, atol=1e-5)
+
+
+def test_exact_search_chunks_queries_and_handles_k_above_ntotal(monkeypatch):
+    rng = np.random.default_rng(4)
+    base = unit_rows(rng.standard_normal((5, 8)).astype(np.float32))
+    index, params = store.build(base, "flat")
+    exact = store.searcher(index, params, use_gpu=False)
+    monkeypatch.setattr(store.ExactSearch, "BLOCK", 10)  # two queries per block
+    sims, rows = store.search(exact, base, 50)  # k is capped at the 5 vectors there are
+    assert rows.shape == (5, 5) and (rows[:, 0] == np.arange(5)).all()
+    np.testing.assert_allclose(sims[:, 0], 1.0, rtol=1e-5)

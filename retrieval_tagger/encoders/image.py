@@ -75,12 +75,12 @@ class ClipImageEncoder:
 
     kind = "image"
 
-    def __init__(self, spec: str, model: torch.nn.Module, tokenizer, size: int, mean, std, device: str | None = None):
+    def __init__(self, spec: str, model: torch.nn.Module, tokenizer, size: int, mean, std, device: str | None = None, checksum: str | None = None):
         self.spec = spec
         self.size = int(size)
         self.mean, self.std = tuple(mean), tuple(std)
         self.device = pick_device(device)
-        self.checksum = state_dict_sha256(model)
+        self.checksum = checksum or state_dict_sha256(model)
         model.eval()
         if self.device.startswith("cuda"):
             model = model.half()

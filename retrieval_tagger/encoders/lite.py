@@ -117,3 +117,35 @@ def build_lite(resolution: int = DEFAULT_RESOLUTION) -> torch.nn.Module:
     model.eval()
     return model
 
+
+
+def fold_batchnorm(trunk: torch.nn.Module, check_size: int = 64) -> torch.nn.Module:
+    """A copy of ``trunk`` with each BatchNorm folded into the convolution before it.
+
+    In EfficientNet every BatchNorm directly follows its convolution among its parent's
+    children, and on a CPU the separate BatchNorm passes cost nearly as much as the
+    convolutions. For inference only. The folded copy is checked against the original on
+    a random batch; if they disagree the original is returned unchanged.
+    """
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_weights
+
+    trunk.eval()
+    folded = copy.deepcopy(trunk)
+    for parent in list(folded.modules()):
+        names = list(parent._modules)
+        for conv_name, bn_name in zip(names, names[1:]):
+            conv, bn = parent._modules[conv_name], parent._modules[bn_name]
+            if not (isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d)):
+                continue
+            if bn.num_features != conv.out_channels or not bn.track_running_stats:
+                continue
+            conv.weight, conv.bias = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+            # timm's BatchNormAct2d applies dropout and the activation after the norm
+            rest = [m for m in (getattr(bn, "drop", None), getattr(bn, "act", None)) if m is not None]
+            parent._modules[bn_name] = torch.nn.Sequential(*rest) if rest else torch.nn.Identity()
+    probe = torch.randn(2, 3, check_size, check_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        same = torch.allclose(trunk(probe), folded(probe), rtol=1e-3, atol=1e-4)
+    return folded.eval() if same else trunk

@@ -77,9 +77,15 @@ def load_image_encoder(spec: str | None = None, device: str | None = None):
                 raise EncoderError(f"image spec {spec!r}: SIZE must be between 32 and 1024 pixels")
         from open_clip.tokenizer import HFTokenizer
 
+        from retrieval_tagger.encoders.checksum import state_dict_sha256
+
         model = lite.build_lite(size)
+        # the checksum names the weights as loaded; folding is a local speed-up whose float
+        # results may differ in the last bits between machines
+        checksum = state_dict_sha256(model)
+        model.visual.trunk = lite.fold_batchnorm(model.visual.trunk)
         tokenizer = HFTokenizer(lite.minilm_path(), context_length=lite.lite_config(size)["text_cfg"]["context_length"])
-        return ClipImageEncoder(spec, model, tokenizer, size, lite.MEAN, lite.STD, device)
+        return ClipImageEncoder(spec, model, tokenizer, size, lite.MEAN, lite.STD, device, checksum=checksum)
     return _load_open_clip(spec, device, ClipImageEncoder)
 
 

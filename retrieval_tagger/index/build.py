@@ -165,8 +165,9 @@ def build_index(
         stores, indexes = {}, {}
         for name, vectors in encoded.vectors.items():
             kind = store.choose_type(len(vectors), index_type)
-            indexes[name], params = store.build(vectors, kind)
-            store.save(indexes[name], tmp / f"{name}.faiss")
+            index, params = store.build(vectors, kind)
+            store.save(index, tmp / f"{name}.faiss")
+            indexes[name] = store.searcher(index, params)
             np.save(tmp / f"{name}_rows.npy", encoded.rows[name].astype(np.int64))
             stores[name] = {**params, "vectors": int(len(vectors)), "file": f"{name}.faiss", "rows": f"{name}_rows.npy"}
         timings["index_s"] = time.perf_counter() - t
