@@ -166,8 +166,8 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def iter_rows(path: Path) -> tuple[list[str], Iterator[dict]]:
-    """The column names of a catalog file and an iterator over its rows as dicts."""
+def iter_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
+    """The column names of a catalog file and its rows as (line number, dict) pairs."""
     if not path.is_file():
         raise CatalogError(f"catalog file not found: {path}")
     fmt = detect_format(path)
@@ -178,7 +178,7 @@ def iter_rows(path: Path) -> tuple[list[str], Iterator[dict]]:
     return _iter_parquet(path)
 
 
-def _iter_delimited(path: Path, delimiter: str) -> tuple[list[str], Iterator[dict]]:
+def _iter_delimited(path: Path, delimiter: str) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -191,10 +191,10 @@ def _iter_delimited(path: Path, delimiter: str) -> tuple[list[str], Iterator[dic
         raise CatalogError(f"{path} is not valid {'CSV' if delimiter == ',' else 'TSV'}: {exc}") from exc
     if not columns:
         raise CatalogError(f"{path} is empty: expected a header row")
-    return columns, iter(rows)
+    return columns, enumerate(rows, 2)  # line 1 is the header
 
 
-def _iter_jsonl(path: Path) -> tuple[list[str], Iterator[dict]]:
+def _iter_jsonl(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     rows = []
     try:
         with path.open(encoding="utf-8-sig") as fh:
@@ -207,20 +207,20 @@ def _iter_jsonl(path: Path) -> tuple[list[str], Iterator[dict]]:
                     raise CatalogError(f"{path}:{line_no}: not valid JSON: {exc.msg}") from exc
                 if not isinstance(row, dict):
                     raise CatalogError(f"{path}:{line_no}: each line must be a JSON object")
-                rows.append(row)
+                rows.append((line_no, row))
     except UnicodeDecodeError as exc:
         raise CatalogError(f"{path} is not valid UTF-8 (byte {exc.start}): re-save it as UTF-8") from exc
-    columns = unique([key for row in rows for key in row])
+    columns = unique([key for _, row in rows for key in row])
     return columns, iter(rows)
 
 
-def _iter_parquet(path: Path) -> tuple[list[str], Iterator[dict]]:
+def _iter_parquet(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise CatalogError("reading Parquet needs pyarrow: pip install 'retrieval-tagger[parquet]'") from exc
     table = pq.read_table(path)
-    return list(table.column_names), iter(table.to_pylist())
+    return list(table.column_names), enumerate(table.to_pylist(), 1)
 
 
 def _resolve_columns(columns: list[str], spec: CatalogSpec, path: Path) -> dict:
@@ -280,7 +280,7 @@ def read_catalog(path: str | Path, spec: CatalogSpec | None = None, purpose: str
     report = CatalogReport()
     products: list[Product] = []
     seen: set[str] = set()
-    for row_no, row in enumerate(rows, 2 if path.suffix.lower() in (".csv", ".tsv", ".tab") else 1):
+    for row_no, row in rows:
         report.rows_read += 1
         pid = clean_text(row.get(cols["id_col"]))
         where = f"{path.name} row {row_no}"

@@ -313,3 +313,10 @@ def test_purpose_must_be_index_or_query(tmp_path, rows):
     path = write_catalog(tmp_path / "catalog.csv", rows[:1], COLUMNS)
     with pytest.raises(ValueError, match="purpose"):
         read_catalog(path, purpose="train")
+
+
+def test_jsonl_rows_are_numbered_by_line_even_after_blank_lines(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": "a", "title": "x"}\n\n{"id": "a", "title": "y"}\n', encoding="utf-8")
+    _, report = read_catalog(path)
+    assert report.examples["duplicate_ids"] == ["c.jsonl row 3: a"]
