@@ -109,7 +109,8 @@ def evaluate(tagger, products, ks=DEFAULT_KS, examples: int = 0, **options) -> d
     scores, _, items, _ = tagger.score(products, **options)
     truths = [p.tags for p in items]
     vocab = tagger.index.vocab
-    picked = select(scores, vocab, top_n=max(ks), exclusive=options.get("exclusive", True))
+    # long enough for every facet's value, so examples show all of them; metrics cut at k
+    picked = select(scores, vocab, top_n=max(*ks, len(vocab.facets), 10), exclusive=options.get("exclusive", True))
     ranked = [[vocab.tags[c] for c, _ in row] for row in picked]
     metrics = ranking_metrics(ranked, truths, ks)
     metrics.update(facet_accuracy(scores, vocab, truths))

@@ -29,6 +29,15 @@ def info(
     for name, st in man["stores"].items():
         params = ", ".join(f"{k}={v}" for k, v in st.items() if k not in ("file", "rows"))
         lines.append(f"{name} store: {params}")
+    fusion = man.get("fusion", {})
+    fit = fusion.get("fit", {})
+    if fit.get("sample"):
+        knn = ", ".join(f"{name} k={p['k']} T={p['temperature']}" for name, p in fusion["knn"].items())
+        lines.append(f"fusion: fitted by leave-one-out on {fit['sample']} products (accuracy {fit['fused_accuracy']['default']:.4f}); {knn}")
+        for facet, weights in [("default", fusion["weights"]["default"]), *fusion["weights"]["facets"].items()]:
+            lines.append(f"  {facet:<18} " + " ".join(f"{name}={w:.1f}" for name, w in weights.items()))
+    elif fit:
+        lines.append(f"fusion: defaults ({fit.get('reason', 'not fitted')})")
     top = ", ".join(f"{t['tag']} ({t['count']})" for t in man["vocabulary"][:8])
     lines.append(f"top tags: {top}")
     if verify:

@@ -39,11 +39,19 @@ class SentenceTextEncoder:
     def encode(self, texts: list[str], batch_size: int = 128, progress: bool | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=show_progress(len(texts), progress),
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        return l2_normalise(vectors)
+        texts = list(texts)
+        step = 4096  # sentence-transformers sorts each call by length; large calls pad least
+        bar = None
+        if show_progress(len(texts), progress):
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="texts", unit="text")
+        parts = []
+        for start in range(0, len(texts), step):
+            chunk = texts[start:start + step]
+            parts.append(self.model.encode(chunk, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=True))
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+        return l2_normalise(np.concatenate(parts))
