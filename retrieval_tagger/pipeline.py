@@ -195,11 +195,20 @@ class Tagger:
         weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
         chunks, signal, warnings = [], [], []
         size = self._chunk_size(opts)
-        for start in self._chunk_starts(len(items), size, opts.progress):
+        bar = None
+        if show_progress(len(items), opts.progress) and len(items) > size:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(items), desc="tagging", unit="product")
+        for start in range(0, len(items), size):
             fused, sig, warn = self._score_chunk(items[start:start + size], opts, fusion, weights)
             chunks.append(fused)
             signal.append(sig)
             warnings.extend(warn)
+            if bar is not None:
+                bar.update(len(sig))
+        if bar is not None:
+            bar.close()
         if not chunks:
             return np.zeros((0, len(self.index.vocab)), np.float32), np.zeros(0, bool), items, []
         return np.concatenate(chunks), np.concatenate(signal), items, warnings
@@ -211,15 +220,6 @@ class Tagger:
         if opts.chunk_size:
             return opts.chunk_size
         return int(min(2048, max(128, 16_000_000 // max(len(self.index.vocab), 1))))
-
-    @staticmethod
-    def _chunk_starts(n: int, size: int, progress: bool | None):
-        starts = range(0, n, size)
-        if show_progress(n, progress) and n > size:
-            from tqdm import tqdm
-
-            return tqdm(starts, desc="tagging", unit="chunk", total=len(starts))
-        return starts
 
     def tag(self, products: Iterable[Product | dict], **options) -> list[TagResult]:
         """Tag products; every input appears in the output, with ``error`` if untaggable.
