@@ -14,6 +14,7 @@ import numpy as np
 
 from retrieval_tagger.candidates import fuse, knn, zeroshot
 from retrieval_tagger.candidates.fit import DEFAULT_FUSION
+from retrieval_tagger.candidates.mentions import MentionMatcher
 from retrieval_tagger.catalog import Product, clean_text
 from retrieval_tagger.encoders.base import show_progress
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
@@ -21,7 +22,8 @@ from retrieval_tagger.errors import EncoderMismatchError, RtagError
 from retrieval_tagger.index import store
 from retrieval_tagger.index.reader import OpenIndex, check_encoder, open_index
 
-SIGNALS = ("text", "image", "colour", "names")
+SIGNALS = ("text", "image", "colour", "names", "mentions")
+TEXT_SIGNALS = ("names", "mentions")  # computed from the product text without an index store
 # Fused scores are vote shares; below 5% a tag is noise (every tag gets some zero-shot mass).
 DEFAULT_MIN_SCORE = 0.05
 
@@ -115,7 +117,8 @@ class Tagger:
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder if "image" in index.modalities else None
         self.fusion = index.manifest.get("fusion") or DEFAULT_FUSION
-        self.signals = [s for s in SIGNALS if s == "names" or s in index.modalities]
+        self.signals = [s for s in SIGNALS if s in TEXT_SIGNALS or s in index.modalities]
+        self.mentions = MentionMatcher(index.vocab)
 
     @classmethod
     def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size") -> "Tagger":
@@ -168,6 +171,9 @@ class Tagger:
                 tag_vectors = self.index.vocab_vectors["text"]
                 scores["names"][text_at] = zeroshot.name_scores(vectors, tag_vectors, self.index.vocab, fusion["names"]["temperature"])
                 present["names"][text_at] = True
+            if "mentions" in scores:
+                scores["mentions"][text_at] = self.mentions.scores([products[i].text for i in text_at])
+                present["mentions"][text_at] = True
         image_at = np.asarray([i for i, p in enumerate(products) if p.image and not p.problem], dtype=np.int64)
         if self.image_encoder is not None and len(image_at):
             vectors, colours, ok = self.image_encoder.encode_images_and_colours(

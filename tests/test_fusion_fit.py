@@ -232,10 +232,10 @@ def test_catalog_large_enough_gets_a_fitted_fusion(fitted):
     assert fusion["names"]["temperature"] in GRID_NAMES_T
     assert set(fusion["weights"]["facets"]) == {"colour", "article"}
     for weights in [fusion["weights"]["default"], *fusion["weights"]["facets"].values()]:
-        assert set(weights) == {"text", "image", "colour", "names"}
+        assert set(weights) == {"text", "image", "colour", "names", "mentions"}
         assert sum(weights.values()) == pytest.approx(1.0)
     accuracy = fusion["fit"]["signal_accuracy"]
-    assert set(accuracy) == {"text", "image", "colour", "names"}
+    assert set(accuracy) == {"text", "image", "colour", "names", "mentions"}
     assert all(0.0 <= a <= 1.0 for a in accuracy.values())
     # every product has every signal, so all weight on the best one is among the candidates
     assert fusion["fit"]["fused_accuracy"]["default"] >= max(accuracy.values())

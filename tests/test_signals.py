@@ -324,3 +324,23 @@ def test_weights_naming_only_signals_the_index_lacks_are_refused(tmp_path, catal
     build_index(catalog_csv, out, CatalogSpec(tags_col="tags", facet_cols=["colour", "article"]), "hash:64", "none")
     with pytest.raises(RtagError, match="no weight to a signal this index has: text, names"):
         Tagger.load(out).tag([{"id": "a", "text": "red shirt"}], weights={"colour": 1.0})
+
+
+# -- mentions ----------------------------------------------------------------------
+
+def test_mentions_prefer_the_longest_value_named_in_the_text():
+    from retrieval_tagger.candidates.mentions import MentionMatcher, words
+
+    vocab = TagVocab(["colour:Blue", "colour:Navy Blue", "gender:Men", "gender:Women", "article:Casual Shoes", "cotton"], [1] * 6)
+    scores = MentionMatcher(vocab).scores(["Turtle Men Navy Blue Casual Shoe", "Women's COTTON dress", ""])
+    np.testing.assert_allclose(scores[0], [0.5, 1.0, 1.0, 0.0, 1.0, 0.0])
+    np.testing.assert_allclose(scores[1], [0.0, 0.0, 0.0, 1.0, 0.0, 1.0])  # "Women" is not "Men"
+    np.testing.assert_allclose(scores[2], 0.0)
+    assert words("Shoes & T-Shirts") == words("shoe t shirt") == ["shoe", "t", "shirt"]
+    assert words("Dress") == ["dress"] and words("Sunglasses") == words("SUNGLASSES")
+
+
+def test_mentions_reach_the_tags_through_the_pipeline(tagger):
+    # a weight on mentions alone: the colour and article named in the text win
+    (result,) = tagger.tag([{"id": "m", "text": "a green hat"}], weights={"mentions": 1.0}, min_score=0.5)
+    assert {t["tag"] for t in result.tags} == {"colour:green", "article:hat"}

@@ -27,12 +27,13 @@ WEIGHT_STEPS = 10  # weights move in steps of 1/10
 MIN_GROUP_SAMPLES = 30  # a facet with fewer sampled examples keeps the default weights
 MIN_FIT_PRODUCTS = 50  # below this, defaults are used
 MAX_SAMPLE = 2000
-# Used when a catalog is too small to fit (measured on the fashion benchmark).
+# Used when a catalog is too small to fit, and as the prior that breaks ties between
+# equally good weightings (close to what the fashion benchmark fitted).
 DEFAULT_FUSION = {
     "version": FIT_VERSION,
     "knn": {"text": {"k": 20, "temperature": 0.05}, "image": {"k": 20, "temperature": 0.05}, "colour": {"k": 20, "temperature": 0.05}},
     "names": {"temperature": 0.05},
-    "weights": {"default": {"text": 0.6, "image": 0.3, "colour": 0.05, "names": 0.05}, "facets": {}},
+    "weights": {"default": {"text": 0.5, "image": 0.2, "colour": 0.1, "names": 0.1, "mentions": 0.1}, "facets": {}},
 }
 
 
@@ -141,11 +142,13 @@ def fit_weights(scores: dict, present: dict, named_groups: dict[str, np.ndarray]
 
 
 def fit_fusion(neighbours: dict[str, Neighbours], name_sims: np.ndarray | None, text_present: np.ndarray,
-               product_tags: sparse.csr_matrix, vocab: TagVocab, truth: np.ndarray) -> dict:
+               product_tags: sparse.csr_matrix, vocab: TagVocab, truth: np.ndarray,
+               fixed: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
     """The fusion section of a manifest, fitted on a leave-one-out sample.
 
     ``neighbours`` maps kNN signals (text, image, colour) to the sample's neighbours;
     ``name_sims`` are the sample's text-to-tag-name cosine similarities (or None);
+    ``fixed`` maps signals without parameters (mentions) to (scores, present);
     ``truth`` is the sample's (products x tags) boolean tag matrix.
     """
     groups = zeroshot.tag_groups(vocab)
@@ -165,6 +168,9 @@ def fit_fusion(neighbours: dict[str, Neighbours], name_sims: np.ndarray | None, 
         result["names"] = params
         result["fit"]["signal_accuracy"]["names"] = acc
         scores["names"], present["names"] = zs, text_present
+    for name, (signal_scores, signal_present) in (fixed or {}).items():
+        scores[name], present[name] = signal_scores, signal_present
+        result["fit"]["signal_accuracy"][name] = micro_accuracy(signal_scores[signal_present], groups, truth[signal_present])
     weights, report = fit_weights(scores, present, named_groups, truth)
     result["weights"] = weights
     result["fit"]["fused_accuracy"] = report

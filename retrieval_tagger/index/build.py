@@ -15,6 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval_tagger.candidates import fit, knn
+from retrieval_tagger.candidates.mentions import MentionMatcher
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import CatalogError, IndexExistsError
@@ -108,7 +109,9 @@ def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagVocab, tag_vec
             text_present = present
             name_sims = np.where(present[:, None], queries @ tag_vectors.T, 0.0).astype(np.float32)
     truth = product_tags[sample].toarray() > 0
-    return fit.fit_fusion(neighbours, name_sims, text_present, product_tags, vocab, truth)
+    mentioned = MentionMatcher(vocab).scores([encoded.products[i].text for i in sample])
+    has_text = np.asarray([bool(encoded.products[i].text) for i in sample])
+    return fit.fit_fusion(neighbours, name_sims, text_present, product_tags, vocab, truth, {"mentions": (mentioned, has_text)})
 
 
 def build_index(

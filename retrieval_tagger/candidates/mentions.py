@@ -1,0 +1,62 @@
+"""Mentions: does the product text name a tag's value outright?
+
+Catalog titles often spell out the colour, the gender or the product type. A tag whose
+value words all occur in the text scores its number of words, so "Navy Blue" outranks
+"Blue" in "Navy Blue Shirt"; scores are then divided by the best in each group of
+competing tags. Whether to trust this for a facet is left to the fitted fusion weights.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+from scipy import sparse
+
+from retrieval_tagger.candidates.zeroshot import tag_groups
+from retrieval_tagger.vocab import TagVocab, split_facet
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words with a plural 's' dropped, so "Shoes" matches "Shoe"."""
+    out = []
+    for word in _WORD_RE.findall(unicodedata.normalize("NFKC", text).lower()):
+        out.append(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+    return out
+
+
+class MentionMatcher:
+    """Matches product texts against the value words of every tag of a vocabulary."""
+
+    def __init__(self, vocab: TagVocab):
+        self.vocab = vocab
+        self.groups = tag_groups(vocab)
+        self.word_ids: dict[str, int] = {}
+        rows, cols = [], []
+        for col, tag in enumerate(vocab.tags):
+            for word in set(words(split_facet(tag)[1])):
+                rows.append(self.word_ids.setdefault(word, len(self.word_ids)))
+                cols.append(col)
+        self.tag_words = sparse.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(self.word_ids), len(vocab))
+        )
+        self.length = np.asarray(self.tag_words.sum(axis=0)).ravel()
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """(texts x tags) scores in [0, 1]: 1 for the longest fully mentioned value of a group."""
+        rows, cols = [], []
+        for row, text in enumerate(texts):
+            found = {self.word_ids[w] for w in words(text) if w in self.word_ids}
+            rows.extend([row] * len(found))
+            cols.extend(found)
+        present = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(texts), len(self.word_ids)))
+        hits = np.asarray((present @ self.tag_words).todense(), dtype=np.float32)
+        full = np.where((hits >= self.length) & (self.length > 0), self.length, 0.0).astype(np.float32)
+        for cols_of_group in self.groups:
+            sub = full[:, cols_of_group]
+            top = sub.max(axis=1, keepdims=True)
+            full[:, cols_of_group] = sub / np.where(top > 0, top, 1.0)
+        return full
