@@ -175,6 +175,7 @@ def main(argv=None) -> int:
         ("image-only (trunk kNN)", {"image": 1.0}),
         ("colour-only (histogram kNN)", {"colour": 1.0}),
         ("names-only (zero-shot MiniLM)", {"names": 1.0}),
+        ("mentions-only (tag values named in the title)", {"mentions": 1.0}),
         ("text+image, equal weights", {"text": 0.5, "image": 0.5}),
         ("fused, fitted per facet (default)", None),
     ):

@@ -14,7 +14,7 @@ Temperature = typer.Option(None, "--temperature", help="Softmax temperature of n
 Weights = typer.Option(
     None,
     "--weights",
-    help="Fusion weights for every facet, e.g. text=0.6,image=0.3,colour=0.1,names=0 "
+    help="Fusion weights for every facet over the signals text, image, colour, names, mentions, e.g. text=0.6,image=0.3,mentions=0.1 "
     "(signals left out get 0) [default: fitted per facet by the index].",
 )
 
