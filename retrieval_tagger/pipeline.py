@@ -159,23 +159,26 @@ class Tagger:
         """Fused scores (products x tags), which products have any signal, and warnings."""
         n, n_tags = len(products), len(self.index.vocab)
         ids = [p.id for p in products]
+        # signals without weight anywhere are not computed (an index without tags has no columns)
+        weights = {name: w for name, w in weights.items() if n_tags == 0 or (w > 0).any()}
         scores = {name: np.zeros((n, n_tags), dtype=np.float32) for name in weights}
         present = {name: np.zeros(n, dtype=bool) for name in weights}
         warnings: list[str | None] = [None] * n
         text_at = np.asarray([i for i, p in enumerate(products) if p.text and not p.problem], dtype=np.int64)
-        if len(text_at):
+        if len(text_at) and ("text" in scores or "names" in scores):
             vectors = self.text_encoder.encode([products[i].text for i in text_at], progress=False)
-            scores["text"][text_at] = self._votes("text", vectors, [ids[i] for i in text_at], fusion["knn"]["text"], opts.exclude_self)
-            present["text"][text_at] = True
+            if "text" in scores:
+                scores["text"][text_at] = self._votes("text", vectors, [ids[i] for i in text_at], fusion["knn"]["text"], opts.exclude_self)
+                present["text"][text_at] = True
             if "names" in scores:
                 tag_vectors = self.index.vocab_vectors["text"]
                 scores["names"][text_at] = zeroshot.name_scores(vectors, tag_vectors, self.index.vocab, fusion["names"]["temperature"])
                 present["names"][text_at] = True
-            if "mentions" in scores:
-                scores["mentions"][text_at] = self.mentions.scores([products[i].text for i in text_at])
-                present["mentions"][text_at] = True
+        if len(text_at) and "mentions" in scores:
+            scores["mentions"][text_at] = self.mentions.scores([products[i].text for i in text_at])
+            present["mentions"][text_at] = True
         image_at = np.asarray([i for i, p in enumerate(products) if p.image and not p.problem], dtype=np.int64)
-        if self.image_encoder is not None and len(image_at):
+        if self.image_encoder is not None and len(image_at) and ("image" in scores or "colour" in scores):
             vectors, colours, ok = self.image_encoder.encode_images_and_colours(
                 [products[i].image for i in image_at], progress=False, workers=0 if len(image_at) < 64 else None
             )
@@ -186,9 +189,10 @@ class Tagger:
                 if name in scores and len(good):
                     scores[name][good] = self._votes(name, vecs, query_ids, fusion["knn"][name], opts.exclude_self)
                     present[name][good] = True
+        if not scores:
+            return np.zeros((n, n_tags), dtype=np.float32), np.zeros(n, dtype=bool), warnings
         fused = fuse.fuse(scores, present, weights)
-        # a signal counts when it has weight somewhere (an index without tags has no columns)
-        any_signal = np.logical_or.reduce([present[m] & bool(n_tags == 0 or (weights[m] > 0).any()) for m in present])
+        any_signal = np.logical_or.reduce(list(present.values()))
         return fused, any_signal, warnings
 
     def score(self, products: Iterable[Product | dict], **options) -> tuple[np.ndarray, np.ndarray, list[Product], list[str | None]]:
