@@ -28,7 +28,8 @@ MIN_GROUP_SAMPLES = 30  # a facet with fewer sampled examples keeps the default 
 MIN_FIT_PRODUCTS = 50  # below this, defaults are used
 MAX_SAMPLE = 2000
 # Used when a catalog is too small to fit, and as the prior that breaks ties between
-# equally good weightings (close to what the fashion benchmark fitted).
+# equally good weightings: a plain guess that leans on text neighbours (the strongest
+# single signal on the fashion benchmark), not a fitted result.
 DEFAULT_FUSION = {
     "version": FIT_VERSION,
     "knn": {"text": {"k": 20, "temperature": 0.05}, "image": {"k": 20, "temperature": 0.05}, "colour": {"k": 20, "temperature": 0.05}},
