@@ -42,6 +42,14 @@ def index(
         f"index {name}: {counts['products']} products, {counts['tags']} tags; {store_txt}; "
         f"built in {timings['total_s']:.1f}s ({counts['products'] / max(timings['total_s'], 1e-9):.0f} products/s)"
     )
+    fit = man["fusion"].get("fit", {})
+    if fit.get("sample"):
+        typer.echo(
+            f"fusion fitted by leave-one-out on {fit['sample']} products: facet accuracy "
+            f"{fit['fused_accuracy']['default']:.4f} (see `rtag info {name}`)"
+        )
+    else:
+        typer.echo(f"fusion: default weights ({fit.get('reason', 'not fitted')})")
 
 
 def register(app: typer.Typer) -> None:
