@@ -334,3 +334,24 @@ def test_tied_weightings_fall_back_to_the_one_nearest_the_prior():
     # the prior favours text over names: the tie is broken that way, not towards the last signal
     assert prior["text"] > prior["names"]
     assert weights["default"]["text"] > weights["default"]["names"]
+
+
+def test_wide_groups_are_fitted_on_candidates_with_the_same_result(monkeypatch):
+    # 600 free tags: signal A puts the true tag among its top scores, B is noise
+    rng = np.random.default_rng(7)
+    n, width = 120, 600
+    truth = np.zeros((n, width), dtype=bool)
+    truth[np.arange(n), rng.integers(0, width, n)] = True
+    a = rng.random((n, width)).astype(np.float32) * 0.5 + truth * 0.6
+    b = rng.random((n, width)).astype(np.float32)
+    scores = {"A": a, "B": b}
+    present = {name: np.ones(n, dtype=bool) for name in scores}
+    groups = {"*free*": np.arange(width)}
+
+    assert width > fit.WIDE_GROUP
+    cut_weights, cut_report = fit_weights(scores, present, groups, truth)
+    monkeypatch.setattr(fit, "WIDE_GROUP", width)  # no cut: every tag is a candidate
+    full_weights, full_report = fit_weights(scores, present, groups, truth)
+    assert cut_weights == full_weights and cut_report == full_report
+    assert cut_weights["default"]["A"] > cut_weights["default"]["B"]
+    assert cut_report["default"] == pytest.approx(1.0)

@@ -27,6 +27,8 @@ WEIGHT_STEPS = 10  # weights move in steps of 1/10
 MIN_GROUP_SAMPLES = 30  # a facet with fewer sampled examples keeps the default weights
 MIN_FIT_PRODUCTS = 50  # below this, defaults are used
 MAX_SAMPLE = 2000
+WIDE_GROUP = 256  # groups with more tags are fitted on each product's candidate tags
+CANDIDATES = 20  # per signal
 # Used when a catalog is too small to fit, and as the prior that breaks ties between
 # equally good weightings: a plain guess that leans on text neighbours (the strongest
 # single signal on the fashion benchmark), not a fitted result.
@@ -113,14 +115,39 @@ def simplex(names: list[str], steps: int = WEIGHT_STEPS) -> list[dict]:
     return out
 
 
+def group_views(scores: dict, named_groups: dict[str, np.ndarray], truth: np.ndarray) -> list[tuple[dict, np.ndarray, int]]:
+    """Per group of competing tags: its signal scores, its truth, and how many products
+    have a true tag in it.
+
+    A group wider than ``WIDE_GROUP`` tags (a large free vocabulary) is cut to each
+    product's candidates: the union of every signal's top ``CANDIDATES`` tags, so that
+    trying a weighting costs (products x candidates), not (products x tags).
+    """
+    views = []
+    for cols in named_groups.values():
+        sub_truth = truth[:, cols]
+        count = int(sub_truth.any(axis=1).sum())
+        sub = {name: s[:, cols] for name, s in scores.items()}
+        if len(cols) > WIDE_GROUP:
+            cand = np.concatenate([np.argpartition(-s, CANDIDATES, axis=1)[:, :CANDIDATES] for s in sub.values()], axis=1)
+            sub = {name: np.take_along_axis(s, cand, axis=1) for name, s in sub.items()}
+            sub_truth = np.take_along_axis(sub_truth, cand, axis=1)
+        views.append((sub, sub_truth, count))
+    return views
+
+
 def fit_weights(scores: dict, present: dict, named_groups: dict[str, np.ndarray], truth: np.ndarray) -> tuple[dict, dict]:
     """Default weights (best overall) and per-facet weights (best per facet)."""
     candidates = simplex(list(scores))
-    hits = np.zeros((len(candidates), len(named_groups), 2), dtype=np.int64)
+    views = group_views(scores, named_groups, truth)
+    hits = np.zeros((len(candidates), len(views), 2), dtype=np.int64)
+    rows = np.arange(len(truth))
     for i, w in enumerate(candidates):
-        fused = fuse.fuse(scores, present, w)
-        for j, cols in enumerate(named_groups.values()):
-            hits[i, j] = group_hits(fused, cols, truth)
+        for j, (sub, sub_truth, count) in enumerate(views):
+            fused = fuse.fuse(sub, present, w)
+            best = np.argmax(fused, axis=1)
+            # a row of zeros has no prediction: its argmax would be the first column by accident
+            hits[i, j] = int((sub_truth[rows, best] & (fused[rows, best] > 0)).sum()), count
     prior = DEFAULT_FUSION["weights"]["default"]
     distance = np.asarray([sum(abs(w[n] - prior.get(n, 0.0)) for n in w) for w in candidates])
 

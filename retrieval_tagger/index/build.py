@@ -88,7 +88,8 @@ def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagVocab, tag_vec
     tagged = np.flatnonzero(np.diff(product_tags.indptr) > 0)
     if len(tagged) < fit.MIN_FIT_PRODUCTS:
         return {**fit.DEFAULT_FUSION, "fit": {"sample": 0, "reason": f"fewer than {fit.MIN_FIT_PRODUCTS} tagged products"}}
-    size = min(fit.MAX_SAMPLE, len(tagged), max(200, int(4e6 // max(len(vocab), 1))))
+    # the sample's (products x tags) score matrices bound its size for large vocabularies
+    size = min(fit.MAX_SAMPLE, len(tagged), max(200, int(2e7 // max(len(vocab), 1))))
     keys = np.asarray([hashlib.sha1(encoded.products[i].id.encode()).digest()[:8] for i in tagged])
     sample = np.sort(tagged[np.argsort(keys, kind="stable")[:size]])
     k_max = max(fit.GRID_K)
