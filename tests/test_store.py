@@ -106,6 +106,23 @@ def test_exact_torch_search_matches_faiss_flat():
     np.testing.assert_allclose(sims, faiss_sims, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_half_precision_scan_with_float32_rescoring_is_exact(dtype):
+    import torch
+
+    rng = np.random.default_rng(5)
+    base = unit_rows(rng.standard_normal((4000, 64)).astype(np.float32))
+    # near-duplicates make the top ranks differ only in the last bits
+    base[1::2] = unit_rows(base[::2] + 1e-3 * rng.standard_normal(base[::2].shape).astype(np.float32))
+    queries = unit_rows(base[:100] + 0.05 * rng.standard_normal((100, 64)).astype(np.float32))
+    index, _ = store.build(base, "flat")
+    faiss_sims, faiss_rows = index.search(queries, 10)
+    exact = store.ExactSearch(index, "cpu", scan_dtype=getattr(torch, dtype))
+    sims, rows = exact.search(queries, 10)
+    np.testing.assert_array_equal(rows, faiss_rows)
+    np.testing.assert_allclose(sims, faiss_sims, rtol=1e-5, atol=1e-5)
+
+
 def test_exact_search_chunks_queries_and_handles_k_above_ntotal(monkeypatch):
     rng = np.random.default_rng(4)
     base = unit_rows(rng.standard_normal((5, 8)).astype(np.float32))
