@@ -143,22 +143,18 @@ class Tagger:
 
     # -- scoring -----------------------------------------------------------------
 
-    def _votes(self, name: str, vectors: np.ndarray, query_ids: list[str], params: dict, exclude_self: bool) -> np.ndarray:
+    def _votes(self, name: str, vectors: np.ndarray, self_rows: np.ndarray | None, params: dict) -> np.ndarray:
         """Neighbour votes (queries x tags) of one kNN signal."""
         modality = self.index.modalities[name]
-        k = params["k"]
-        sims, store_rows = store.search(modality.index, vectors, k + int(exclude_self))
-        rows = np.where(store_rows >= 0, modality.rows[np.maximum(store_rows, 0)], -1)
-        if exclude_self:
-            self_rows = np.asarray([self.index.id_rows.get(pid, -1) for pid in query_ids], dtype=np.int64)
-            sims, rows = knn.drop_self(sims, rows, self_rows, k)
+        sims, rows = knn.nearest(modality.index, modality.rows, vectors, params["k"], self_rows)
         weights = knn.neighbour_weights(sims, rows, params["temperature"])
         return knn.vote(weights, rows, self.index.product_tags)
 
     def _score_chunk(self, products: list[Product], opts: TagOptions, fusion: dict, weights: dict) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
         """Fused scores (products x tags), which products have any signal, and warnings."""
         n, n_tags = len(products), len(self.index.vocab)
-        ids = [p.id for p in products]
+        # each product's own catalog row (-1 when it is not in the catalog), to leave it out
+        self_rows = np.asarray([self.index.id_rows.get(p.id, -1) for p in products], dtype=np.int64) if opts.exclude_self else None
         # signals without weight anywhere are not computed (an index without tags has no columns)
         weights = {name: w for name, w in weights.items() if n_tags == 0 or (w > 0).any()}
         scores = {name: np.zeros((n, n_tags), dtype=np.float32) for name in weights}
@@ -168,7 +164,7 @@ class Tagger:
         if len(text_at) and ("text" in scores or "names" in scores):
             vectors = self.text_encoder.encode([products[i].text for i in text_at], progress=False)
             if "text" in scores:
-                scores["text"][text_at] = self._votes("text", vectors, [ids[i] for i in text_at], fusion["knn"]["text"], opts.exclude_self)
+                scores["text"][text_at] = self._votes("text", vectors, None if self_rows is None else self_rows[text_at], fusion["knn"]["text"])
                 present["text"][text_at] = True
             if "names" in scores:
                 tag_vectors = self.index.vocab_vectors["text"]
@@ -184,10 +180,10 @@ class Tagger:
             )
             for i in image_at[~ok]:
                 warnings[i] = f"image could not be read: {products[i].image}"
-            good, query_ids = image_at[ok], [ids[i] for i in image_at[ok]]
+            good = image_at[ok]
             for name, vecs in (("image", vectors[ok]), ("colour", colours[ok])):
                 if name in scores and len(good):
-                    scores[name][good] = self._votes(name, vecs, query_ids, fusion["knn"][name], opts.exclude_self)
+                    scores[name][good] = self._votes(name, vecs, None if self_rows is None else self_rows[good], fusion["knn"][name])
                     present[name][good] = True
         if not scores:
             return np.zeros((n, n_tags), dtype=np.float32), np.zeros(n, dtype=bool), warnings

@@ -49,16 +49,18 @@ class Neighbours:
     present: np.ndarray
 
 
+def top_hits(scores: np.ndarray, truth: np.ndarray) -> int:
+    """How many rows rank a true column first (scores and truth over one group's columns)."""
+    rows = np.arange(len(scores))
+    best = np.argmax(scores, axis=1)
+    # a row of zeros has no prediction: its argmax would be the first column by accident
+    return int((truth[rows, best] & (scores[rows, best] > 0)).sum())
+
+
 def group_hits(scores: np.ndarray, cols: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
     """How many products with a true tag in group ``cols`` have it ranked first, of how many."""
-    has = truth[:, cols].any(axis=1)
-    if not has.any():
-        return 0, 0
-    rows = np.flatnonzero(has)
-    best = cols[np.argmax(scores[rows][:, cols], axis=1)]
-    # a row of zeros has no prediction: its argmax would be the first column by accident
-    hits = truth[rows, best] & (scores[rows, best] > 0)
-    return int(hits.sum()), int(has.sum())
+    sub_truth = truth[:, cols]
+    return top_hits(scores[:, cols], sub_truth), int(sub_truth.any(axis=1).sum())
 
 
 def micro_accuracy(scores: np.ndarray, groups: list[np.ndarray], truth: np.ndarray) -> float:
@@ -141,13 +143,9 @@ def fit_weights(scores: dict, present: dict, named_groups: dict[str, np.ndarray]
     candidates = simplex(list(scores))
     views = group_views(scores, named_groups, truth)
     hits = np.zeros((len(candidates), len(views), 2), dtype=np.int64)
-    rows = np.arange(len(truth))
     for i, w in enumerate(candidates):
         for j, (sub, sub_truth, count) in enumerate(views):
-            fused = fuse.fuse(sub, present, w)
-            best = np.argmax(fused, axis=1)
-            # a row of zeros has no prediction: its argmax would be the first column by accident
-            hits[i, j] = int((sub_truth[rows, best] & (fused[rows, best] > 0)).sum()), count
+            hits[i, j] = top_hits(fuse.fuse(sub, present, w), sub_truth), count
     prior = DEFAULT_FUSION["weights"]["default"]
     distance = np.asarray([sum(abs(w[n] - prior.get(n, 0.0)) for n in w) for w in candidates])
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+from retrieval_tagger.index import store
+
 
 def drop_self(sims: np.ndarray, rows: np.ndarray, self_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Remove each query's own catalog row from its neighbours and keep the first ``k``.
@@ -20,6 +22,19 @@ def drop_self(sims: np.ndarray, rows: np.ndarray, self_rows: np.ndarray, k: int)
     rows = np.take_along_axis(rows, order, axis=1)
     keep = np.take_along_axis(valid, order, axis=1)
     return np.where(keep, sims, -np.inf).astype(np.float32), np.where(keep, rows, -1)
+
+
+def nearest(searcher, vector_rows: np.ndarray, queries: np.ndarray, k: int, self_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's ``k`` nearest catalog products: similarities and product rows (-1: none).
+
+    ``vector_rows`` maps the store's vectors to product rows. With ``self_rows`` (see
+    :func:`drop_self`) each query's own product is left out of its neighbours.
+    """
+    sims, found = store.search(searcher, queries, k + int(self_rows is not None))
+    rows = np.where(found >= 0, vector_rows[np.maximum(found, 0)], -1)
+    if self_rows is not None:
+        sims, rows = drop_self(sims, rows, self_rows, k)
+    return sims, rows
 
 
 def neighbour_weights(sims: np.ndarray, rows: np.ndarray, temperature: float) -> np.ndarray:

@@ -101,9 +101,7 @@ def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagVocab, tag_vec
         at = np.asarray([vec_of.get(int(r), -1) for r in sample])
         present = at >= 0
         queries = encoded.vectors[name][np.maximum(at, 0)]
-        sims, vec_rows = store.search(index, queries, k_max + 1)
-        rows = np.where(vec_rows >= 0, encoded.rows[name][np.maximum(vec_rows, 0)], -1)
-        sims, rows = knn.drop_self(sims, rows, sample, k_max)
+        sims, rows = knn.nearest(index, encoded.rows[name], queries, k_max, self_rows=sample)
         rows[~present] = -1
         neighbours[name] = fit.Neighbours(sims, rows, present)
         if name == "text":
