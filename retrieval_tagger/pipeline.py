@@ -19,7 +19,6 @@ from retrieval_tagger.catalog import Product, clean_text
 from retrieval_tagger.encoders.base import show_progress
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import EncoderMismatchError, RtagError
-from retrieval_tagger.index import store
 from retrieval_tagger.index.reader import OpenIndex, check_encoder, open_index
 
 SIGNALS = ("text", "image", "colour", "names", "mentions")
