@@ -27,3 +27,7 @@ class EncoderMismatchError(RtagError):
 
 class IndexExistsError(RtagError):
     """An index already exists where a new one would be written."""
+
+
+class RerankerError(RtagError):
+    """A saved reranker is missing, corrupt, or does not fit the index it sits in."""
