@@ -29,5 +29,13 @@ class IndexExistsError(RtagError):
     """An index already exists where a new one would be written."""
 
 
+class ModelFolderError(EncoderError):
+    """An aligned model folder is incomplete, corrupt, or written by an incompatible rtag."""
+
+
+class AlignError(RtagError):
+    """Alignment training cannot run on the given catalog or options."""
+
+
 class RerankerError(RtagError):
     """A saved reranker is missing, corrupt, or does not fit the index it sits in."""

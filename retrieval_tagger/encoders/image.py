@@ -75,7 +75,8 @@ class ClipImageEncoder:
 
     kind = "image"
 
-    def __init__(self, spec: str, model: torch.nn.Module, tokenizer, size: int, mean, std, device: str | None = None, checksum: str | None = None):
+    def __init__(self, spec: str, model: torch.nn.Module, tokenizer, size: int, mean, std, device: str | None = None,
+                 checksum: str | None = None, colour_head: torch.Tensor | None = None):
         self.spec = spec
         self.size = int(size)
         self.mean, self.std = tuple(mean), tuple(std)
@@ -88,6 +89,9 @@ class ClipImageEncoder:
         # on EfficientNet-Lite0 with oneDNN); transformers are unaffected
         self.model = model.to(self.device, memory_format=torch.channels_last)
         self.tokenizer = tokenizer
+        # aligned models (rtag align) add a linear map of the colour histogram to the image
+        # embedding: ImageNet trunks carry little colour, the histogram does
+        self.colour_head = None if colour_head is None else colour_head.float().to(self.device)
         with torch.no_grad():
             probe = torch.zeros(1, 3, self.size, self.size, device=self.device, dtype=self._dtype)
             self.dim = int(self.model.encode_image(probe).shape[-1])
@@ -109,8 +113,24 @@ class ClipImageEncoder:
         out = np.zeros((len(paths), self.dim), dtype=np.float32)
         hists = np.zeros((len(paths), colour.DIM), dtype=np.float32)
         ok = np.zeros(len(paths), dtype=bool)
+        with torch.inference_mode():
+            for start, pixels, batch_hists, flags in self.batches(paths, batch_size, progress, workers):
+                vectors = self.model.encode_image(pixels).float()
+                if self.colour_head is not None:
+                    vectors = vectors + batch_hists.to(self.device) @ self.colour_head.T
+                out[start:start + len(flags)] = vectors.cpu().numpy()
+                hists[start:start + len(flags)] = batch_hists.numpy()
+                ok[start:start + len(flags)] = flags.numpy()
+        out[~ok] = 0.0
+        normed = l2_normalise(out)
+        normed[~ok] = 0.0
+        return normed, hists, ok
+
+    def batches(self, paths: list[str], batch_size: int = 64, progress: bool | None = None, workers: int | None = None):
+        """Yield ``(start, pixels, colour histograms, decoded flags)`` per batch, decoding in
+        parallel workers; pixels are on this encoder's device, in its dtype, channels-last."""
         if not paths:
-            return out, hists, ok
+            return
         loader = DataLoader(
             ImageFiles(list(paths), self.size, self.mean, self.std),
             batch_size=batch_size,
@@ -123,23 +143,16 @@ class ClipImageEncoder:
 
             bar = tqdm(total=len(paths), desc="images", unit="img")
         start = 0
-        with torch.inference_mode():
+        try:
             for pixels, batch_hists, flags in loader:
-                n = len(flags)
                 pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                vectors = self.model.encode_image(pixels)
-                out[start:start + n] = vectors.float().cpu().numpy()
-                ok[start:start + n] = flags.numpy()
-                hists[start:start + n] = batch_hists.numpy()
-                start += n
+                yield start, pixels, batch_hists, flags
+                start += len(flags)
                 if bar is not None:
-                    bar.update(n)
-        if bar is not None:
-            bar.close()
-        out[~ok] = 0.0
-        normed = l2_normalise(out)
-        normed[~ok] = 0.0
-        return normed, hists, ok
+                    bar.update(len(flags))
+        finally:
+            if bar is not None:
+                bar.close()
 
     def encode(self, texts: list[str], batch_size: int = 128, progress: bool | None = None) -> np.ndarray:
         """Embeddings of texts in this model's image-text space (its text tower)."""

@@ -72,11 +72,11 @@ def load_trunk_weights(trunk: torch.nn.Module) -> None:
     trunk.load_state_dict(mapped, strict=True)
 
 
-def lite_config(resolution: int = DEFAULT_RESOLUTION) -> dict:
+def lite_config(resolution: int = DEFAULT_RESOLUTION, embed_dim: int = TRUNK_FEATURES) -> dict:
     """The open_clip model config of rtag-lite (also written into aligned model folders)."""
     text = minilm_path()
     return {
-        "embed_dim": TRUNK_FEATURES,
+        "embed_dim": embed_dim,
         "vision_cfg": {
             "timm_model_name": TRUNK_NAME,
             "timm_model_pretrained": False,
@@ -94,21 +94,42 @@ def lite_config(resolution: int = DEFAULT_RESOLUTION) -> dict:
     }
 
 
-def build_lite(resolution: int = DEFAULT_RESOLUTION) -> torch.nn.Module:
-    """Build rtag-lite: ImageNet trunk, identity image projection, MiniLM text tower."""
+def _create(cfg: dict) -> torch.nn.Module:
     import open_clip
     import transformers
     from open_clip.model import CLIPTextCfg, CLIPVisionCfg
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-
-    cfg = lite_config(resolution)
-    model = open_clip.CustomTextCLIP(
+    return open_clip.CustomTextCLIP(
         embed_dim=cfg["embed_dim"],
         vision_cfg=CLIPVisionCfg(**cfg["vision_cfg"]),
         text_cfg=CLIPTextCfg(**cfg["text_cfg"]),
     )
+
+
+def build_lite_for_alignment(resolution: int = DEFAULT_RESOLUTION, seed: int = 0) -> tuple[torch.nn.Module, dict]:
+    """rtag-lite laid out for ``rtag align``: the embedding space is the text model's own
+    (384-d MiniLM), the text projection starts as the identity so tag names keep their
+    MiniLM meaning, and the image projection starts small and random."""
+    import json
+    from pathlib import Path
+
+    width = int(json.loads((Path(minilm_path()) / "config.json").read_text())["hidden_size"])
+    cfg = lite_config(resolution, embed_dim=width)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = _create(cfg)
+    load_trunk_weights(model.visual.trunk)
+    with torch.no_grad():
+        model.text.proj.weight.copy_(torch.eye(width))
+    model.eval()
+    return model, cfg
+
+
+def build_lite(resolution: int = DEFAULT_RESOLUTION) -> torch.nn.Module:
+    """Build rtag-lite: ImageNet trunk, identity image projection, MiniLM text tower."""
+    model = _create(lite_config(resolution))
     load_trunk_weights(model.visual.trunk)
     with torch.no_grad():
         model.visual.head.proj.weight.copy_(torch.eye(TRUNK_FEATURES))

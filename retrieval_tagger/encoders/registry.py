@@ -12,12 +12,14 @@ Image specs:
                               ``ViT-B-32:laion2b_s34b_b79k`` (downloads them once)
   ``ARCH:/path/to/ckpt.pt``   an open_clip architecture with a local checkpoint
   ``ARCH:random``             random weights: for tests only, embeddings mean nothing
+  ``MODEL_DIR``               a model folder written by ``rtag align``
   ``none``                    no image encoder
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval_tagger.errors import EncoderError
@@ -57,57 +59,97 @@ def _register_configs() -> None:
     open_clip.add_model_config(_CONFIG_DIR)
 
 
+@dataclass
+class ClipModel:
+    """An open_clip model as built from a spec, unfolded and in float32 on the CPU, with
+    what belongs to it: tokenizer, preprocessing, weights checksum and model config."""
+
+    spec: str
+    model: object
+    tokenizer: object
+    size: int
+    mean: tuple
+    std: tuple
+    checksum: str
+    config: dict
+    colour_head: object = None  # aligned models only: (embed_dim, colour.DIM) tensor
+    tokenizer_name: str | None = None  # open_clip tokenizer name; None for Hugging Face text towers
+
+
 def load_image_encoder(spec: str | None = None, device: str | None = None):
     """Build the image encoder a spec names, or ``None`` for ``none``."""
     spec = (spec or DEFAULT_IMAGE_SPEC).strip()
     if spec.lower() == "none":
         return None
     from retrieval_tagger.encoders.image import ClipImageEncoder
+    from retrieval_tagger.encoders.lite import fold_batchnorm
 
-    if spec == "rtag-lite" or spec.startswith("rtag-lite@"):
-        from retrieval_tagger.encoders import lite
-
-        size = lite.DEFAULT_RESOLUTION
-        if "@" in spec:
-            try:
-                size = int(spec.split("@", 1)[1])
-            except ValueError as exc:
-                raise EncoderError(f"image spec {spec!r}: expected rtag-lite@SIZE with SIZE in pixels, e.g. rtag-lite@160") from exc
-            if not 32 <= size <= 1024:
-                raise EncoderError(f"image spec {spec!r}: SIZE must be between 32 and 1024 pixels")
-        from open_clip.tokenizer import HFTokenizer
-
-        from retrieval_tagger.encoders.checksum import state_dict_sha256
-
-        model = lite.build_lite(size)
+    built = build_clip_model(spec)
+    model = built.model
+    if hasattr(model.visual, "trunk"):
         # the checksum names the weights as loaded; folding is a local speed-up whose float
         # results may differ in the last bits between machines
-        checksum = state_dict_sha256(model)
-        model.visual.trunk = lite.fold_batchnorm(model.visual.trunk)
-        tokenizer = HFTokenizer(lite.minilm_path(), context_length=lite.lite_config(size)["text_cfg"]["context_length"])
-        return ClipImageEncoder(spec, model, tokenizer, size, lite.MEAN, lite.STD, device, checksum=checksum)
-    return _load_open_clip(spec, device, ClipImageEncoder)
+        model.visual.trunk = fold_batchnorm(model.visual.trunk)
+    return ClipImageEncoder(built.spec, model, built.tokenizer, built.size, built.mean, built.std, device,
+                            checksum=built.checksum, colour_head=built.colour_head)
 
 
-def _load_open_clip(spec: str, device: str | None, encoder_cls):
+def build_clip_model(spec: str) -> ClipModel:
+    """The open_clip model an image spec names (see the module docstring)."""
+    spec = spec.strip()
+    if Path(spec).is_dir():
+        from retrieval_tagger.align.model_dir import load_model_dir
+
+        return load_model_dir(spec)
+    if spec == "rtag-lite" or spec.startswith("rtag-lite@"):
+        return _build_lite(spec)
+    return _build_open_clip(spec)
+
+
+def _build_lite(spec: str) -> ClipModel:
+    from open_clip.tokenizer import HFTokenizer
+
+    from retrieval_tagger.encoders import lite
+    from retrieval_tagger.encoders.checksum import state_dict_sha256
+
+    size = lite.DEFAULT_RESOLUTION
+    if "@" in spec:
+        try:
+            size = int(spec.split("@", 1)[1])
+        except ValueError as exc:
+            raise EncoderError(f"image spec {spec!r}: expected rtag-lite@SIZE with SIZE in pixels, e.g. rtag-lite@160") from exc
+        if not 32 <= size <= 1024:
+            raise EncoderError(f"image spec {spec!r}: SIZE must be between 32 and 1024 pixels")
+    model = lite.build_lite(size)
+    config = lite.lite_config(size)
+    tokenizer = HFTokenizer(lite.minilm_path(), context_length=config["text_cfg"]["context_length"])
+    return ClipModel(spec, model, tokenizer, size, lite.MEAN, lite.STD, state_dict_sha256(model), config)
+
+
+def _build_open_clip(spec: str) -> ClipModel:
     import open_clip
     import torch
+
+    from retrieval_tagger.encoders.checksum import state_dict_sha256
 
     _register_configs()
     arch, _, weights = spec.partition(":")
     if arch not in open_clip.list_models():
         raise EncoderError(
-            f"unknown image model {spec!r}: use rtag-lite, none, or ARCH:WEIGHTS with an open_clip "
+            f"unknown image model {spec!r}: use rtag-lite, none, an aligned model folder, or ARCH:WEIGHTS with an open_clip "
             f"architecture such as ViT-B-32 (see open_clip.list_models())"
         )
     if not weights:
         tags = ", ".join(t for a, t in open_clip.list_pretrained() if a == arch) or "none published"
         raise EncoderError(f"image spec {spec!r} names no weights: use {arch}:TAG (published: {tags}) or {arch}:/path/to/checkpoint")
     pretrained = None if weights == "random" else weights
+    config = open_clip.get_model_config(arch)
     if pretrained and ("/" in pretrained or pretrained.endswith((".pt", ".bin", ".safetensors"))):
         if not Path(pretrained).is_file():
             raise EncoderError(f"image spec {spec!r}: checkpoint file not found: {pretrained}")
         pretrained = str(Path(pretrained).resolve())
+    elif pretrained and open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu"):
+        config["quick_gelu"] = True
     try:
         # random weights are seeded so that the index and its queries see the same model
         with torch.random.fork_rng():
@@ -115,8 +157,11 @@ def _load_open_clip(spec: str, device: str | None, encoder_cls):
             model = open_clip.create_model(arch, pretrained=pretrained, device="cpu")
     except (RuntimeError, OSError, KeyError, ValueError) as exc:
         raise EncoderError(f"cannot load image model {spec!r}: {exc}") from exc
+    model.eval()
     cfg = open_clip.get_model_preprocess_cfg(model)
     size = cfg.get("size", 224)
     size = size[0] if isinstance(size, (tuple, list)) else size
     tokenizer = open_clip.get_tokenizer(arch)
-    return encoder_cls(spec, model, tokenizer, size, cfg.get("mean", open_clip.OPENAI_DATASET_MEAN), cfg.get("std", open_clip.OPENAI_DATASET_STD), device)
+    mean = tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN))
+    std = tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD))
+    return ClipModel(spec, model, tokenizer, int(size), mean, std, state_dict_sha256(model), config, tokenizer_name=arch)

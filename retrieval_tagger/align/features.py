@@ -1,0 +1,116 @@
+"""Frozen-tower features for alignment, computed once and cached on disk.
+
+The cache lives in the model folder's work area and is keyed by the base model's
+checksum, the data hash and the resolution, so a resumed run reuses it and a changed
+catalog or model recomputes it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from retrieval_tagger.align.towers import ImageTower, TextTower
+from retrieval_tagger.encoders.base import show_progress
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class Features:
+    image: np.ndarray  # (N, F) frozen image features
+    colour: np.ndarray  # (N, colour.DIM) colour histograms
+    ok: np.ndarray  # (N,) image decoded
+    text: np.ndarray | None  # (N, T) frozen text features, or None when text layers are trained
+
+
+def tokenize(tokenizer, texts: list[str]) -> torch.Tensor:
+    """Token ids, with the trailing columns that are padding in every row removed.
+
+    Only for Hugging Face towers, whose attention mask comes from the pad id; built-in
+    CLIP text towers need the full context length.
+    """
+    tokens = tokenizer(list(texts))
+    pad = getattr(getattr(tokenizer, "tokenizer", None), "pad_token_id", None)
+    if pad is None or tokens.numel() == 0:
+        return tokens
+    used = (tokens != pad).any(dim=0).nonzero()
+    width = int(used[-1]) + 1 if len(used) else 1
+    return tokens[:, :width].contiguous()
+
+
+def cache_key(checksum: str, data_hash: str, size: int, text_cached: bool) -> str:
+    raw = f"{CACHE_VERSION}|{checksum}|{data_hash}|{size}|{text_cached}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def image_features(built, images: list[str], device: str, batch_size: int, progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frozen image features, colour histograms and decoded flags for ``images``."""
+    from retrieval_tagger.encoders.image import ClipImageEncoder
+    from retrieval_tagger.encoders.lite import fold_batchnorm
+
+    model = copy.deepcopy(built.model)
+    if hasattr(model.visual, "trunk"):
+        model.visual.trunk = fold_batchnorm(model.visual.trunk)
+    encoder = ClipImageEncoder(built.spec, model, None, built.size, built.mean, built.std, device, checksum=built.checksum)
+    tower = ImageTower(encoder.model)
+    chunks, colours, flags = [], [], []
+    with torch.inference_mode():
+        for _, pixels, hists, ok in encoder.batches(images, batch_size, progress):
+            chunks.append(tower.features(pixels).float().cpu().numpy())
+            colours.append(hists.numpy())
+            flags.append(ok.numpy())
+    return np.concatenate(chunks), np.concatenate(colours).astype(np.float32), np.concatenate(flags)
+
+
+def text_features(model, tokenizer, texts: list[str], device: str, batch_size: int = 256, progress: bool | None = None) -> np.ndarray:
+    """Pre-projection features of the frozen text tower."""
+    tower = TextTower(model)
+    chunks = []
+    bar = None
+    if show_progress(len(texts), progress):
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), desc="texts", unit="text")
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            tokens = tokenize(tokenizer, texts[start:start + batch_size]).to(device)
+            chunks.append(tower.features(tokens).float().cpu().numpy())
+            if bar is not None:
+                bar.update(len(tokens))
+    if bar is not None:
+        bar.close()
+    return np.concatenate(chunks)
+
+
+def load_or_compute(built, pairs, data_hash: str, work: Path, device: str, text_cached: bool, batch_size: int = 64,
+                    progress: bool | None = None) -> Features:
+    """Features of every pair, from ``work``'s cache when it matches, else computed and cached."""
+    key = cache_key(built.checksum, data_hash, built.size, text_cached)
+    folder = work / f"features-{key}"
+    meta = folder / "cache.json"
+    names = ["image", "colour", "ok"] + (["text"] if text_cached else [])
+    if meta.is_file() and all((folder / f"{n}.npy").is_file() for n in names):
+        arrays = {n: np.load(folder / f"{n}.npy") for n in names}
+        if all(len(a) == len(pairs) for a in arrays.values()):
+            return Features(arrays["image"], arrays["colour"], arrays["ok"], arrays.get("text"))
+    image, colour, ok = image_features(built, pairs.images, device, batch_size, progress)
+    text = text_features(built.model.to(device), built.tokenizer, pairs.texts, device, progress=progress) if text_cached else None
+    tmp = work / f".features-{key}.tmp-{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, array in zip(names, (image, colour, ok, text)):
+        np.save(tmp / f"{name}.npy", array)
+    (tmp / "cache.json").write_text(json.dumps({"version": CACHE_VERSION, "key": key, "pairs": len(pairs)}) + "\n")
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return Features(image, colour, ok, text)

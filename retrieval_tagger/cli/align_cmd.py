@@ -1,0 +1,65 @@
+"""``rtag align``: train a shared image-text space on a catalog's photos and titles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from retrieval_tagger.cli import common
+
+
+def align(
+    catalog: Path = typer.Argument(..., help="Catalog file with text and image columns: .csv, .tsv, .jsonl or .parquet."),
+    output: Path = typer.Option(..., "--output", "-o", help="Model folder to write; pass it later as --image-model."),
+    id_col: str = common.IdCol,
+    text_cols: str = common.TextCols,
+    image_col: str = common.ImageCol,
+    base: str = typer.Option("rtag-lite", "--base", help="Image model to start from: rtag-lite[@SIZE], ARCH:TAG, ARCH:/path/ckpt or a model folder."),
+    epochs: int = typer.Option(30, "--epochs", help="Most epochs; training stops earlier when validation recall stops improving."),
+    batch_size: int = typer.Option(1024, "--batch-size", help="Pairs per contrastive batch (more negatives help, to a point)."),
+    lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the projection heads."),
+    unlock_text_layers: int = typer.Option(0, "--unlock-text-layers", help="Also train this many top text-tower layers (slower; 0 keeps the tower frozen)."),
+    colour: bool = typer.Option(True, "--colour/--no-colour", help="Train a colour head on the photo's colour histogram."),
+    val_fraction: float = typer.Option(0.05, "--val-fraction", help="Share of pairs held out for validation recall."),
+    patience: int = typer.Option(4, "--patience", help="Stop after this many epochs without better validation recall."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; equal seeds give equal models."),
+    image_batch: int = typer.Option(64, "--image-batch", help="Images per batch when computing the frozen features."),
+    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing model folder."),
+    restart: bool = typer.Option(False, "--restart", help="Ignore the checkpoint of an interrupted run instead of resuming it."),
+    strict: bool = common.Strict,
+) -> None:
+    """Train an image-text space on the catalog's image-title pairs (never its tags).
+
+    The image trunk stays frozen (its features are computed once and cached); the
+    projection heads, a colour head and the temperature learn by CLIP's contrastive
+    loss. Prints validation recall of the model before and after.
+    """
+    from retrieval_tagger.align.train import AlignOptions, align as run_align
+
+    spec = common.catalog_spec(id_col, text_cols, image_col, None, None, strict)
+    opts = AlignOptions.from_kwargs(
+        epochs=epochs, batch_size=batch_size, lr=lr, unlocked_text_layers=unlock_text_layers, colour=colour,
+        val_fraction=val_fraction, patience=patience, seed=seed,
+    )
+    man = run_align(catalog, output, spec, base, opts, force=force, restart=restart, device=device, batch_size=image_batch)
+    typer.echo(format_summary(man, output))
+
+
+def format_summary(man: dict, output) -> str:
+    training = man["training"]
+    before, best = training["unaligned"], training["best"]
+    lines = [
+        f"aligned model written to {output}: {training['train_pairs']} training pairs, {training['val_pairs']} held out; "
+        f"{training['epochs_run']} epochs in {training['seconds']:.0f}s, best epoch {training['best_epoch']}",
+        f"{'validation recall':<20}{'image->text @1':>16}{'@10':>8}{'text->image @1':>17}{'@10':>8}",
+    ]
+    for label, m in (("before (unaligned)", before), ("after", best)):
+        lines.append(f"{label:<20}{m['i2t_r1']:>16.4f}{m['i2t_r10']:>8.4f}{m['t2i_r1']:>17.4f}{m['t2i_r10']:>8.4f}")
+    lines.append(f"use it with: rtag index CATALOG --name NAME --image-model {output}")
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("align")(align)
