@@ -39,3 +39,7 @@ class AlignError(RtagError):
 
 class RerankerError(RtagError):
     """A saved reranker is missing, corrupt, or does not fit the index it sits in."""
+
+
+class VocabError(RtagError):
+    """A vocabulary file is malformed, or a named vocabulary does not exist."""

@@ -211,3 +211,31 @@ def test_align_refuses_to_overwrite_or_to_train_without_pairs(trained, shapes_cs
         align(text_only, tmp_path / "none", base=BASE, options=AlignOptions(**OPTS))
     with pytest.raises(AlignError, match="unknown align option"):
         AlignOptions.from_kwargs(epoch=3)
+
+
+def test_index_uses_an_aligned_model_folder_and_index_align_keeps_its_own(trained, tmp_path):
+    from retrieval_tagger.index.build import build_index
+    from retrieval_tagger.pipeline import Tagger
+
+    rows = [{"id": f"p{i}", "title": f"{c} {s}", "image": str(Path(trained[1]["training"]["catalog"]).parent / "images" / f"{c}-{s}-{i % 4}.png"),
+             "colour": c, "shape": s} for i, (c, s) in enumerate((c, s) for c in SHAPE_COLOURS for s in SHAPES for _ in range(4))]
+    import csv
+
+    catalog = tmp_path / "tagged.csv"
+    with catalog.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    spec = CatalogSpec(facet_cols=["colour", "shape"])
+    relative = Path(trained[0]).relative_to(Path.cwd()) if Path(trained[0]).is_relative_to(Path.cwd()) else trained[0]
+    man = build_index(catalog, tmp_path / "with_folder", spec, text_model="hash:64", image_model=str(relative))
+    assert man["encoders"]["image"]["spec"] == str(Path(trained[0]).resolve())
+    Tagger.load(tmp_path / "with_folder", image_model=str(trained[0]))
+
+    man = build_index(catalog, tmp_path / "with_align", spec, text_model="hash:64", image_model=BASE,
+                      align=AlignOptions(**{**OPTS, "epochs": 2}))
+    assert man["encoders"]["image"]["spec"] == "@index/image_model"
+    assert (tmp_path / "with_align" / "image_model" / "manifest.json").is_file()
+    assert not (tmp_path / ".with_align.aligned-model").exists()
+    results = Tagger.load(tmp_path / "with_align").tag([{"id": "q", "title": "red circle", "image": rows[0]["image"]}])
+    assert results[0].tags

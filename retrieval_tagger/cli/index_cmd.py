@@ -18,7 +18,8 @@ def index(
     tags_col: str = common.TagsCol,
     facet_cols: str = common.FacetCols,
     text_model: str = typer.Option(None, "--text-model", help="Text encoder: minilm (default), hash:DIM, or a sentence-transformers name/folder."),
-    image_model: str = typer.Option(None, "--image-model", help="Image encoder: rtag-lite (default), rtag-lite@SIZE, ARCH:TAG, ARCH:/path/ckpt, or none."),
+    image_model: str = typer.Option(None, "--image-model", help="Image encoder: rtag-lite (default), rtag-lite@SIZE, ARCH:TAG, ARCH:/path/ckpt, an aligned model folder (rtag align), or none."),
+    align: bool = typer.Option(False, "--align", help="First train an aligned image-text model on this catalog (as `rtag align` does, starting from --image-model) and keep it inside the index."),
     index_type: str = typer.Option("auto", "--index-type", help="auto (exact below 100k vectors, HNSW above), flat, hnsw or ivf."),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per encoder batch."),
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
@@ -31,7 +32,12 @@ def index(
     spec = common.catalog_spec(id_col, text_cols, image_col, tags_col, facet_cols, strict)
     if not spec.tags_col and not spec.facet_cols:
         typer.echo("rtag: warning: no --tags-col or --facet-cols given: products carry no tags to vote with", err=True)
-    man = build_index(catalog, name, spec, text_model, image_model, index_type, force, device, batch_size)
+    align_options = None
+    if align:
+        from retrieval_tagger.align.train import AlignOptions
+
+        align_options = AlignOptions()
+    man = build_index(catalog, name, spec, text_model, image_model, index_type, force, device, batch_size, align=align_options)
     counts, stores = man["counts"], man["stores"]
     typer.echo(f"catalog: {man['report']['summary']}", err=True)
     for example_kind, examples in man["report"].get("examples", {}).items():

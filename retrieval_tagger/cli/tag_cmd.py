@@ -57,12 +57,16 @@ def tag(
     weights: str = Weights,
     all_values: bool = typer.Option(False, "--all-values", help="Let several values of one facet through (facets are exclusive by default)."),
     exclude_self: bool = typer.Option(False, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
+    vocab: str = typer.Option(None, "--vocab", help="Tag against this stored vocabulary (see `rtag vocab add`) instead of the catalog's tags."),
+    mode: str = typer.Option("auto", "--mode", help="With --vocab: auto (votes for tags the catalog has examples of, tag names for the rest), knn or zeroshot."),
+    depth: int = typer.Option(None, "--depth", help="With a taxonomy --vocab: predict paths of at most this many levels."),
     id_col: str = common.IdCol,
     text_cols: str = common.TextCols,
     image_col: str = common.ImageCol,
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
 ) -> None:
-    """Tag products by voting over their nearest tagged catalog products."""
+    """Tag products by voting over their nearest tagged catalog products, or against a
+    stored vocabulary by tag names (zero-shot) blended with votes (--vocab)."""
     from retrieval_tagger.catalog import read_catalog
     from retrieval_tagger.errors import RtagError
     from retrieval_tagger.output import write_results
@@ -79,6 +83,10 @@ def tag(
     else:
         products = [{"id": "query", "text": text or "", "image": str(image) if image else None}]
     opts = tag_options(k, temperature, weights, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self)
+    if vocab is not None:
+        opts.update(vocab=vocab, mode=mode, depth=depth)
+    elif mode != "auto" or depth is not None:
+        raise RtagError("--mode and --depth apply to tagging against a vocabulary: add --vocab NAME")
     results = tagger.tag(products, **opts)
     if output is None:
         write_results(results, sys.stdout, fmt)

@@ -74,6 +74,7 @@ class ClipImageEncoder:
     """Wraps an open_clip model: ``encode_images`` for photos, ``encode`` for texts."""
 
     kind = "image"
+    text_space = True  # images and texts share a trained space (see registry.ClipModel)
 
     def __init__(self, spec: str, model: torch.nn.Module, tokenizer, size: int, mean, std, device: str | None = None,
                  checksum: str | None = None, colour_head: torch.Tensor | None = None):

@@ -74,6 +74,9 @@ class ClipModel:
     config: dict
     colour_head: object = None  # aligned models only: (embed_dim, colour.DIM) tensor
     tokenizer_name: str | None = None  # open_clip tokenizer name; None for Hugging Face text towers
+    # whether texts and images share a trained space (False for rtag-lite before `rtag align`,
+    # whose projections are placeholders: its text tower is only for image-image use)
+    text_space: bool = True
 
 
 def load_image_encoder(spec: str | None = None, device: str | None = None):
@@ -90,8 +93,10 @@ def load_image_encoder(spec: str | None = None, device: str | None = None):
         # the checksum names the weights as loaded; folding is a local speed-up whose float
         # results may differ in the last bits between machines
         model.visual.trunk = fold_batchnorm(model.visual.trunk)
-    return ClipImageEncoder(built.spec, model, built.tokenizer, built.size, built.mean, built.std, device,
-                            checksum=built.checksum, colour_head=built.colour_head)
+    encoder = ClipImageEncoder(built.spec, model, built.tokenizer, built.size, built.mean, built.std, device,
+                               checksum=built.checksum, colour_head=built.colour_head)
+    encoder.text_space = built.text_space
+    return encoder
 
 
 def build_clip_model(spec: str) -> ClipModel:
@@ -123,7 +128,7 @@ def _build_lite(spec: str) -> ClipModel:
     model = lite.build_lite(size)
     config = lite.lite_config(size)
     tokenizer = HFTokenizer(lite.minilm_path(), context_length=config["text_cfg"]["context_length"])
-    return ClipModel(spec, model, tokenizer, size, lite.MEAN, lite.STD, state_dict_sha256(model), config)
+    return ClipModel(spec, model, tokenizer, size, lite.MEAN, lite.STD, state_dict_sha256(model), config, text_space=False)
 
 
 def _build_open_clip(spec: str) -> ClipModel:

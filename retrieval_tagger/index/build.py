@@ -23,6 +23,9 @@ from retrieval_tagger.index import location, manifest, store
 from retrieval_tagger.vocab import TagVocab
 
 log = logging.getLogger("rtag")
+# an aligned model trained by `rtag index --align` lives in the index folder under this name
+INDEX_MODEL_DIR = "image_model"
+INDEX_MODEL_SPEC = f"@index/{INDEX_MODEL_DIR}"
 
 
 def encoder_record(encoder) -> dict:
@@ -125,13 +128,16 @@ def build_index(
     batch_size: int = 64,
     progress: bool | None = None,
     encoders: tuple | None = None,
+    align=None,
 ) -> dict:
     """Build an index folder from a tagged catalog and return its manifest.
 
     ``output`` is an index name (under ``indexes/``) or a folder. An existing index is
     replaced only with ``force``; the new one is built in a temporary folder beside it and
     renamed into place, so an interrupted build leaves the old index intact.
-    ``encoders`` may pass already-loaded ``(text, image)`` encoders.
+    ``encoders`` may pass already-loaded ``(text, image)`` encoders. ``align`` (an
+    ``AlignOptions``) first trains an aligned image model on the catalog, starting from
+    ``image_model``, and keeps it inside the index folder (``image_model/``).
     """
     out = location.resolve(output)
     if out.exists() and not force:
@@ -145,7 +151,13 @@ def build_index(
     products, report = read_catalog(catalog_path, spec)
     if not products:
         raise CatalogError(f"{catalog_path} has no usable products ({report.summary()})")
+    aligned = None
+    if align is not None:
+        aligned = _train_alignment(catalog_path, spec, out, image_model, align, device, batch_size, progress)
+        image_model = str(aligned)
     text_enc, image_enc = encoders or (load_text_encoder(text_model, device), load_image_encoder(image_model, device))
+    if aligned is not None:
+        image_enc.spec = INDEX_MODEL_SPEC
     encoded = _encode_catalog(products, report, spec, text_enc, image_enc, batch_size, progress)
     products, timings = encoded.products, encoded.timings
 
@@ -203,6 +215,8 @@ def build_index(
             build={"index_type": index_type, "batch_size": batch_size, "device": device or "auto", "timings": timings},
         )
         manifest.record_files(result, tmp)
+        if aligned is not None:
+            shutil.move(str(aligned), str(tmp / INDEX_MODEL_DIR))
         manifest.write_manifest(tmp, result)
         _swap_into_place(tmp, out, force)
     except BaseException:
@@ -210,6 +224,21 @@ def build_index(
         raise
     log.info("catalog %s: %s", catalog_path.name, report.summary())
     return result
+
+
+def _train_alignment(catalog_path: Path, spec: CatalogSpec, out: Path, base: str | None, options, device, batch_size, progress) -> Path:
+    """Train the index's own aligned image model in a work folder beside it (an interrupted
+    run resumes there); it moves into the index when the build succeeds."""
+    from retrieval_tagger.align.train import align
+
+    folder = out.parent / f".{out.name}.aligned-model"
+    from retrieval_tagger.errors import AlignError
+
+    if base == "none":
+        raise AlignError("--align trains an image model: drop --image-model none, or drop --align")
+    base = base or "rtag-lite"
+    align(catalog_path, folder, spec, base, options, force=True, device=device, batch_size=batch_size, progress=progress)
+    return folder
 
 
 def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:

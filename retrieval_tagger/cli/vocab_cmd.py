@@ -1,0 +1,67 @@
+"""``rtag vocab add|list|remove``: vocabularies stored in an index for zero-shot tagging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+vocab_app = typer.Typer(help="Store tag vocabularies (lists, facet:value lines, CSV, taxonomies) in an index for `rtag tag --vocab`.",
+                        no_args_is_help=True)
+IndexOpt = typer.Option(..., "--index", "-i", help="Index name or folder.")
+
+
+@vocab_app.command("add")
+def add(
+    vocab_file: Path = typer.Argument(..., help="A tag list (.txt: one tag or facet:value per line), a CSV (tag[,facet,description,synonyms]), "
+                                                "or a taxonomy (.txt: 'A > B > C' paths, optional '123 - ' ids; or CSV id,name,parent)."),
+    index: str = IndexOpt,
+    name: str = typer.Option(None, "--name", "-n", help="Name to store it under [default: the file's name]."),
+    fmt: str = typer.Option("auto", "--format", help="auto, list, csv, taxonomy or taxonomy-csv."),
+    templates: str = typer.Option(None, "--templates", help="Prompt templates separated by ';', each with {} for the tag name [default: a measured ensemble]."),
+    force: bool = typer.Option(False, "--force", help="Replace a stored vocabulary of that name."),
+    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+) -> None:
+    """Embed and calibrate a vocabulary's tags, and store them in the index."""
+    from retrieval_tagger.index.vocabs import add_vocab
+    from retrieval_tagger.pipeline import Tagger
+
+    tagger = Tagger.load(index, device=device)
+    parsed = [t.strip() for t in templates.split(";") if t.strip()] if templates else None
+    man = add_vocab(tagger, vocab_file, name, fmt, parsed, force)
+    for note in man["notes"]:
+        typer.echo(f"rtag: note: {note}", err=True)
+    shape = f"taxonomy of depth {man['counts']['depth']}" if man["kind"] == "taxonomy" else "tags"
+    typer.echo(f"vocabulary {man['name']}: {man['counts']['tags']} {shape}, embedded in the {' and '.join(man['spaces'])} space(s); "
+               f"tag with: rtag tag --index {index} --vocab {man['name']} INPUT")
+
+
+@vocab_app.command("list")
+def list_(index: str = IndexOpt) -> None:
+    """List the vocabularies stored in an index."""
+    from retrieval_tagger.index import location
+    from retrieval_tagger.index.vocabs import list_vocabs
+
+    found = list_vocabs(location.resolve(index))
+    if not found:
+        typer.echo(f"index {index} has no vocabularies; add one with `rtag vocab add --index {index} FILE`")
+    for man in found:
+        if man.get("broken"):
+            typer.echo(f"{man['name']}\t(unreadable: remove it and add it again)")
+            continue
+        typer.echo(f"{man['name']}\t{man['kind']}\t{man['counts']['tags']} tags\tspaces: {','.join(man['spaces'])}\t"
+                   f"from {Path(man['source']['file']).name} (sha256 {man['source']['sha256'][:12]})\t{man['created']}")
+
+
+@vocab_app.command("remove")
+def remove(name: str = typer.Argument(..., help="Vocabulary name."), index: str = IndexOpt) -> None:
+    """Remove a stored vocabulary."""
+    from retrieval_tagger.index import location
+    from retrieval_tagger.index.vocabs import remove_vocab
+
+    remove_vocab(location.resolve(index), name)
+    typer.echo(f"removed vocabulary {name} from {index}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(vocab_app, name="vocab")

@@ -1,0 +1,193 @@
+"""Vocabularies stored inside an index folder, for zero-shot tagging (``rtag vocab``).
+
+``<index>/vocabs/<name>/`` holds the parsed entries, each tag embedded in every space the
+index has (the text model's, and the image model's text space when it has a meaningful
+one), the per-tag similarity statistics over a sample of the catalog's own products (for
+label-free calibration), and a manifest with the source file's sha256 and the encoder
+checksums. Everything is computed when the vocabulary is added, so switching is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from retrieval_tagger import __version__
+from retrieval_tagger.candidates.zeroshot import DEFAULT_TEMPLATES, tag_statistics
+from retrieval_tagger.errors import VocabError
+from retrieval_tagger.index.manifest import sha256_file
+from retrieval_tagger.index.store import stored_vectors
+from retrieval_tagger.vocab_files import Entry, VocabDefinition, read_vocab_file
+
+FOLDER = "vocabs"
+FORMAT = "rtag-vocab"
+FORMAT_VERSION = 1
+CALIBRATION_SAMPLE = 5000
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass
+class StoredVocab:
+    name: str
+    manifest: dict
+    entries: list[Entry]
+    vectors: dict[str, np.ndarray]  # space -> (tags, dim) unit vectors
+    stats: dict[str, np.ndarray]  # space -> (2, tags): mean and spread over catalog products
+
+    @property
+    def tags(self) -> list[str]:
+        return [e.tag for e in self.entries]
+
+    @property
+    def is_taxonomy(self) -> bool:
+        return self.manifest["kind"] == "taxonomy"
+
+
+def entry_texts(entry: Entry, parent_name: str, templates) -> list[str]:
+    """What is embedded for a tag: its name and synonyms in each template, a phrase
+    placing a taxonomy node under its parent, and its description."""
+    texts = [t.format(n) for n in [entry.name, *entry.synonyms] for t in templates]
+    if parent_name:
+        texts.append(f"{entry.name}, a kind of {parent_name}")
+    if entry.description:
+        texts.append(entry.description)
+    return texts
+
+
+def embed_entries(encode, entries: list[Entry], templates) -> np.ndarray:
+    """One unit vector per entry: the mean of its texts' embeddings."""
+    texts, offsets = [], [0]
+    for entry in entries:
+        parent = entries[entry.parent].name if entry.parent >= 0 else ""
+        texts.extend(entry_texts(entry, parent, templates))
+        offsets.append(len(texts))
+    vectors = np.asarray(encode(texts), dtype=np.float32)
+    sums = np.add.reduceat(vectors, np.asarray(offsets[:-1]), axis=0)
+    sums /= np.diff(offsets)[:, None]
+    return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+
+
+def _folder(index_folder: Path, name: str) -> Path:
+    if not _NAME_RE.match(name):
+        raise VocabError(f"invalid vocabulary name {name!r}: use letters, digits, '.', '_' and '-'")
+    return index_folder / FOLDER / name
+
+
+def _calibration_sample(opened, space: str, seed: int = 0) -> np.ndarray:
+    vectors = stored_vectors(opened.modalities[space].index)
+    if len(vectors) > CALIBRATION_SAMPLE:
+        rows = np.sort(np.random.default_rng(seed).choice(len(vectors), CALIBRATION_SAMPLE, replace=False))
+        vectors = vectors[rows]
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str = "auto", templates=None, force: bool = False) -> dict:
+    """Parse ``vocab_file``, embed and calibrate its tags, and store it in the tagger's index."""
+    vocab_file = Path(vocab_file)
+    definition: VocabDefinition = read_vocab_file(vocab_file, fmt)
+    name = name or re.sub(r"[^A-Za-z0-9._-]+", "-", vocab_file.stem).strip("-.") or "vocab"
+    opened = tagger.index
+    out = _folder(opened.folder, name)
+    if out.exists() and not force:
+        raise VocabError(f"index {opened.folder.name} already has a vocabulary {name!r}: pass --force to replace it, or choose another --name")
+    templates = tuple(templates) if templates else DEFAULT_TEMPLATES
+    if any("{}" not in t for t in templates):
+        raise VocabError("every prompt template needs a {} where the tag name goes, e.g. 'a photo of {}'")
+    spaces = {"text": lambda texts: tagger.text_encoder.encode(texts, progress=False)}
+    if tagger.image_encoder is not None and getattr(tagger.image_encoder, "text_space", False):
+        spaces["image"] = lambda texts: tagger.image_encoder.encode(texts)
+    tmp = out.parent / f".{name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        files = {}
+        for space, encode in spaces.items():
+            vectors = embed_entries(encode, definition.entries, templates)
+            mean, std = tag_statistics(_calibration_sample(opened, space) @ vectors.T)
+            np.save(tmp / f"{space}.npy", vectors)
+            np.save(tmp / f"{space}_stats.npy", np.stack([mean, std]))
+        (tmp / "entries.json").write_text(json.dumps([e.to_json() for e in definition.entries], ensure_ascii=False), encoding="utf-8")
+        for p in sorted(tmp.iterdir()):
+            files[p.name] = {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        depth = _depths(definition.entries)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "rtag_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "name": name,
+            "source": {"file": str(vocab_file.resolve()), "sha256": sha256_file(vocab_file), "format": fmt},
+            "kind": definition.kind,
+            "counts": {"tags": len(definition.entries), "depth": int(depth.max()) + 1 if len(depth) else 0},
+            "notes": definition.notes,
+            "templates": list(templates),
+            "spaces": sorted(spaces),
+            "calibration": {"sample": min(CALIBRATION_SAMPLE, opened.manifest["counts"]["products"])},
+            "encoders": {space: opened.manifest["encoders"][space]["checksum"] for space in spaces},
+            "files": files,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _depths(entries: list[Entry]) -> np.ndarray:
+    depth = np.zeros(len(entries), dtype=np.int64)
+    for i, entry in enumerate(entries):  # parents come before children
+        depth[i] = depth[entry.parent] + 1 if entry.parent >= 0 else 0
+    return depth
+
+
+def list_vocabs(index_folder: Path) -> list[dict]:
+    root = index_folder / FOLDER
+    if not root.is_dir():
+        return []
+    out = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            out.append(json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            out.append({"name": folder.name, "broken": True})
+    return out
+
+
+def remove_vocab(index_folder: Path, name: str) -> None:
+    folder = _folder(index_folder, name)
+    if not folder.is_dir():
+        raise VocabError(f"index {index_folder.name} has no vocabulary {name!r}; see `rtag vocab list --index {index_folder.name}`")
+    shutil.rmtree(folder)
+
+
+def load_vocab(opened, name: str) -> StoredVocab:
+    """A stored vocabulary, checked against its manifest and the index's encoders."""
+    folder = _folder(opened.folder, name)
+    if not (folder / "manifest.json").is_file():
+        known = ", ".join(m["name"] for m in list_vocabs(opened.folder)) or "none"
+        raise VocabError(f"index {opened.folder.name} has no vocabulary {name!r} (it has: {known}); add one with `rtag vocab add`")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise VocabError(f"vocabulary {name!r} was stored by another rtag version; add it again with `rtag vocab add --force`")
+    for fname, info in manifest["files"].items():
+        path = folder / fname
+        if not path.is_file() or path.stat().st_size != info["bytes"]:
+            raise VocabError(f"vocabulary {name!r} is incomplete or changed ({fname}); add it again with `rtag vocab add --force`")
+    for space, checksum in manifest["encoders"].items():
+        recorded = opened.manifest["encoders"].get(space, {}).get("checksum")
+        if recorded != checksum:
+            raise VocabError(f"vocabulary {name!r} was embedded with another {space} model than the index now has; add it again with `rtag vocab add --force`")
+    entries = [Entry(**{k: v for k, v in e.items()}) for e in json.loads((folder / "entries.json").read_text(encoding="utf-8"))]
+    vectors = {s: np.load(folder / f"{s}.npy") for s in manifest["spaces"]}
+    stats = {s: np.load(folder / f"{s}_stats.npy") for s in manifest["spaces"]}
+    return StoredVocab(name, manifest, entries, vectors, stats)

@@ -1,0 +1,81 @@
+"""Taxonomies: tags in a tree, predicted as whole paths so a node always comes with its
+ancestors.
+
+Each node's calibrated zero-shot score (a z-score) is averaged along its path from the
+root; the best path ends at a leaf, and ``depth`` cuts it afterwards. With an ancestor matrix
+this is one sparse matrix product for any number of nodes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+
+class Tree:
+    """Parent links of a taxonomy whose parents come before their children."""
+
+    def __init__(self, parents: list[int] | np.ndarray):
+        self.parents = np.asarray(parents, dtype=np.int64)
+        n = len(self.parents)
+        self.depth = np.zeros(n, dtype=np.int64)
+        rows, cols = [], []
+        for node in range(n):
+            parent = self.parents[node]
+            if parent >= node:
+                raise ValueError(f"node {node} comes before its parent {parent}")
+            self.depth[node] = self.depth[parent] + 1 if parent >= 0 else 0
+            # ancestors-or-self of node, as rows of column `node`
+            walk = node
+            while walk >= 0:
+                rows.append(walk)
+                cols.append(node)
+                walk = self.parents[walk]
+        self.ancestors = sparse.csc_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n))
+        self.has_children = np.zeros(n, dtype=bool)
+        self.has_children[self.parents[self.parents >= 0]] = True
+
+    def __len__(self) -> int:
+        return len(self.parents)
+
+    def path(self, node: int) -> list[int]:
+        """Root-to-node list of nodes."""
+        out = []
+        while node >= 0:
+            out.append(int(node))
+            node = self.parents[node]
+        return out[::-1]
+
+    def leaves(self) -> np.ndarray:
+        """Nodes a predicted path ends at."""
+        return np.flatnonzero(~self.has_children)
+
+
+def path_scores(z: np.ndarray, tree: Tree) -> np.ndarray:
+    """Mean of the node scores along each node's root path (products x nodes)."""
+    summed = np.asarray((tree.ancestors.T @ np.asarray(z, dtype=np.float32).T).T)
+    return summed / (tree.depth + 1)[None, :]
+
+
+def best_paths(z: np.ndarray, tree: Tree) -> tuple[np.ndarray, np.ndarray]:
+    """The leaf ending each product's best path, and the path-mean score of every node
+    (products x nodes). A path cut at some depth is still chosen by its whole length:
+    evidence for a deep node is evidence for its ancestors."""
+    means = path_scores(z, tree)
+    leaves = tree.leaves()
+    best = leaves[np.argmax(means[:, leaves], axis=1)] if len(z) else np.zeros(0, np.int64)
+    return best, means
+
+
+def is_consistent(tag_lists: list[list[str]], paths: list[str], sep: str = " > ") -> bool:
+    """Every predicted node's ancestors are predicted too (paths are 'A > B > C')."""
+    known = set(paths)
+    for tags in tag_lists:
+        chosen = set(tags)
+        for tag in tags:
+            parts = tag.split(sep)
+            for cut in range(1, len(parts)):
+                ancestor = sep.join(parts[:cut])
+                if ancestor in known and ancestor not in chosen:
+                    return False
+    return True

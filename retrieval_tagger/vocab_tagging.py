@@ -1,0 +1,98 @@
+"""Tagging against a stored vocabulary (``rtag tag --vocab V``): the vocabulary branch of
+the pipeline.
+
+products -> encoders (once) -> zero-shot z-scores per space -> fused -> [neighbour votes
+for tags the catalog has] -> few-shot blend -> facet-exclusive tags, or whole taxonomy
+paths. No file I/O; :meth:`pipeline.Tagger.tag` calls it when ``vocab`` is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval_tagger.candidates import fuse, vocab_scores
+from retrieval_tagger.candidates import signals as signal_stage
+from retrieval_tagger.errors import RtagError
+from retrieval_tagger.index.vocabs import StoredVocab, load_vocab
+from retrieval_tagger.taxonomy import Tree, best_paths
+from retrieval_tagger.vocab import TagVocab
+
+
+@dataclass
+class VocabRun:
+    """A stored vocabulary prepared for scoring against one index."""
+
+    stored: StoredVocab
+    view: TagVocab  # the vocabulary's tags with facets, for facet-exclusive selection
+    index_cols: np.ndarray  # column of each tag in the index's own vocabulary, -1 if absent
+    counts: np.ndarray  # tagged catalog examples of each tag
+    tree: Tree | None
+
+    @classmethod
+    def prepare(cls, tagger, name: str) -> "VocabRun":
+        stored = load_vocab(tagger.index, name)
+        own = tagger.index.vocab
+        cols = np.asarray([own.index.get(t, -1) for t in stored.tags], dtype=np.int64)
+        counts = np.asarray([own.counts[c] if c >= 0 else 0 for c in cols], dtype=np.float32)
+        view = TagVocab(stored.tags, [int(c) for c in counts])
+        tree = Tree([e.parent for e in stored.entries]) if stored.is_taxonomy else None
+        return cls(stored, view, cols, counts, tree)
+
+
+def score_chunk(tagger, products, opts, run: VocabRun, mode: str, fusion: dict, weights: dict):
+    """(final scores, which products could be scored, warnings) for a batch."""
+    wanted_votes = set()
+    if mode != "zeroshot" and (run.index_cols >= 0).any():
+        wanted_votes = {name for name, w in weights.items() if len(tagger.index.vocab) and (w > 0).any()}
+    queries, warnings = tagger._queries(products, {"text", "image"} | wanted_votes, opts.exclude_self)
+    spaces = {"text": (queries.text_at, queries.text_vectors)}
+    if queries.image_vectors is not None:
+        spaces["image"] = (queries.image_at, queries.image_vectors)
+    z, present = vocab_scores.zero_shot_z(len(products), spaces, run.stored.vectors, run.stored.stats, opts.vocab_weights)
+    votes = None
+    if wanted_votes:
+        found = signal_stage.compute(tagger.index, queries, wanted_votes, fusion, tagger.mentions)
+        own = found.fused(weights)
+        votes = np.zeros_like(z)
+        hit = run.index_cols >= 0
+        votes[:, hit] = own[:, run.index_cols[hit]]
+        present = present | found.any_signal(len(products))
+    scores = vocab_scores.blend(vocab_scores.to_score(z), votes, run.counts, mode)
+    return scores, present, warnings
+
+
+def select(run: VocabRun, scores: np.ndarray, opts) -> list[list[tuple[int, float]]]:
+    """Each product's (column, score) picks: facet-exclusive top tags, or for a taxonomy
+    one whole path from a root.
+
+    The path is chosen by its mean evidence; a node's reported score is the best score
+    at or below it on the path (whatever implies a node supports it), so scores never
+    rise with depth and ``min_score`` cuts the path without breaking it.
+    """
+    if run.tree is None:
+        return fuse.select(scores, run.view, opts.top_n, opts.min_score, opts.exclusive)
+    # paths average z-like evidence: the inverse of to_score, so blended votes count too
+    ends, _ = best_paths(_score_to_z(scores), run.tree)
+    picks = []
+    for i, end in enumerate(ends):
+        path = run.tree.path(int(end))[: opts.depth]
+        supported = np.maximum.accumulate(scores[i, path][::-1])[::-1]
+        picks.append([(node, float(s)) for node, s in zip(path, supported) if s >= opts.min_score and s > 0])
+    return picks
+
+
+def _score_to_z(scores: np.ndarray) -> np.ndarray:
+    clipped = np.clip(scores, 1e-6, 1 - 1e-6)
+    return vocab_scores.CENTRE + np.log(clipped / (1 - clipped)) / vocab_scores.SLOPE
+
+
+def check_mode(mode: str, run: VocabRun) -> None:
+    if mode not in vocab_scores.MODES:
+        raise RtagError(f"unknown mode {mode!r}; valid: {', '.join(vocab_scores.MODES)}")
+    if mode == "knn" and not (run.index_cols >= 0).any():
+        raise RtagError(
+            f"--mode knn needs tags the catalog has, and vocabulary {run.stored.name!r} shares none with the index: "
+            "use --mode zeroshot or auto"
+        )
