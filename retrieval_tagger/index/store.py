@@ -153,3 +153,18 @@ def search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
     sims, rows = index.search(queries, k)
     return sims, rows
+
+
+def stored_vectors(searcher) -> np.ndarray:
+    """The vectors a searcher holds, in store order (the catalog queried as itself, for
+    leave-one-out training)."""
+    if isinstance(searcher, ExactSearch):
+        return searcher.exact
+    import faiss
+
+    index = searcher
+    if type(index).__name__.startswith("Gpu") or type(index).__name__ == "IndexReplicas":
+        index = faiss.index_gpu_to_cpu(index)
+    if isinstance(index, faiss.IndexIVF):
+        index.make_direct_map()
+    return index.reconstruct_n(0, index.ntotal)
