@@ -61,6 +61,42 @@ def facet_accuracy(scores: np.ndarray, vocab: TagVocab, truths: list[list[str]])
     }
 
 
+def intra_list_similarity(picked: list[list[int]], similarity: np.ndarray, k: int = 5) -> float:
+    """Mean pairwise similarity of the first ``k`` tags of each list (tag columns), over
+    lists of at least two: lower means more varied lists."""
+    total, count = 0.0, 0
+    for cols in picked:
+        cols = np.asarray(cols[:k], dtype=np.int64)
+        if len(cols) < 2:
+            continue
+        sub = similarity[np.ix_(cols, cols)]
+        total += float((sub.sum() - np.trace(sub)) / (len(cols) * (len(cols) - 1)))
+        count += 1
+    return total / count if count else 0.0
+
+
+def picked_matrix(picked: list[list[tuple[int, float]]], shape: tuple[int, int]) -> np.ndarray:
+    """The chosen tags' scores in an otherwise empty matrix: :func:`facet_accuracy` then
+    reads the value each list chose for each facet (none chosen counts as wrong)."""
+    out = np.zeros(shape, dtype=np.float32)
+    for i, row in enumerate(picked):
+        for c, s in row:
+            out[i, c] = max(s, 1e-9)
+    return out
+
+
+def list_metrics(picked: list[list[tuple[int, float]]], vocab: TagVocab, truths: list[list[str]], ks=DEFAULT_KS,
+                 similarity: np.ndarray | None = None) -> dict:
+    """Ranking metrics of chosen (column, score) lists, facet accuracy of the facet values
+    they chose, and with ``similarity`` their intra-list similarity at 5 (ILS@5)."""
+    ranked = [[vocab.tags[c] for c, _ in row] for row in picked]
+    out = ranking_metrics(ranked, truths, ks)
+    out.update(facet_accuracy(picked_matrix(picked, (len(picked), len(vocab))), vocab, truths))
+    if similarity is not None:
+        out["ILS@5"] = intra_list_similarity([[c for c, _ in row] for row in picked], similarity, 5)
+    return out
+
+
 def format_report(metrics: dict) -> str:
     """A plain-text table of the metrics."""
     lines = [f"products evaluated: {metrics.get('evaluated', 0)}"]
@@ -103,20 +139,72 @@ def evaluate(tagger, products, ks=DEFAULT_KS, examples: int = 0, **options) -> d
     Products whose id is in the index are left out of their own neighbours by default.
     With ``examples`` the first that many products' predictions and truths are included.
     """
-    from retrieval_tagger.candidates.fuse import select
+    from retrieval_tagger.pipeline import TagOptions
 
     options.setdefault("exclude_self", True)
     scores, _, items, _ = tagger.score(products, **options)
     truths = [p.tags for p in items]
     vocab = tagger.index.vocab
     # long enough for every facet's value, so examples show all of them; metrics cut at k
-    picked = select(scores, vocab, top_n=max(*ks, len(vocab.facets), 10), exclusive=options.get("exclusive", True))
+    opts = TagOptions.from_kwargs(**{**options, "top_n": max(*ks, len(vocab.facets), 10), "min_score": 0.0})
+    picked = tagger.select(scores, opts)
     ranked = [[vocab.tags[c] for c, _ in row] for row in picked]
     metrics = ranking_metrics(ranked, truths, ks)
-    metrics.update(facet_accuracy(scores, vocab, truths))
+    # MMR may choose another value of a facet than the best-scoring one
+    metrics.update(facet_accuracy(scores if opts.diversity >= 1 else picked_matrix(picked, scores.shape), vocab, truths))
     if examples:
         metrics["examples"] = [
             {"id": p.id, "text": p.text, "predicted": r, "truth": p.tags}
             for p, r in zip(items[:examples], ranked[:examples])
         ]
     return metrics
+
+
+def compare(tagger, products, ks=DEFAULT_KS, diversity: float | None = None, **options) -> dict:
+    """Methods side by side on the same products, encoded once: the most frequent value
+    of each facet, text kNN voting alone, fused voting, and with a trained reranker:
+    reranked, and reranked + MMR at ``diversity`` (lambda; default: the tagger's default).
+
+    Returns method -> metrics (see :func:`list_metrics`), products left out of their own
+    neighbours by default as in :func:`evaluate`.
+    """
+    from retrieval_tagger import mmr
+    from retrieval_tagger.candidates.fuse import column_weights, select
+    from retrieval_tagger.pipeline import DEFAULT_DIVERSITY
+
+    options.setdefault("exclude_self", True)
+    lam = DEFAULT_DIVERSITY if diversity is None else diversity
+    vocab = tagger.index.vocab
+    top_n = max(*ks, len(vocab.facets), 10)
+    similarity = tagger.tag_similarity()
+    text_only = column_weights({"text": 1.0}, vocab, ["text"])
+    prior = np.asarray(vocab.counts, dtype=np.float32) / max(len(tagger.index.ids), 1)
+    picks: dict[str, list] = {"most frequent value": [], "text kNN voting": [], "voting (fused)": []}
+    if tagger.reranker is not None:
+        picks.update({"reranked": [], f"reranked + MMR (lambda={lam:g})": []})
+    truths: list[list[str]] = []
+    for chunk, found, fused, self_rows in tagger.signals(products, **options):
+        truths += [p.tags for p in chunk]
+        picks["most frequent value"] += select(np.tile(prior, (len(chunk), 1)), vocab, top_n)
+        picks["text kNN voting"] += select(found.fused(text_only), vocab, top_n)
+        picks["voting (fused)"] += select(fused, vocab, top_n)
+        if tagger.reranker is not None:
+            reranked = tagger.reranker.score(found, fused, self_rows)
+            picks["reranked"] += select(reranked, vocab, top_n)
+            picks[f"reranked + MMR (lambda={lam:g})"] += mmr.select(reranked, vocab, similarity, lam, top_n)
+    return {name: list_metrics(picked, vocab, truths, ks, similarity) for name, picked in picks.items()}
+
+
+def format_comparison(results: dict) -> str:
+    """One table: a row per method, facet accuracy overall and per facet, ranking metrics."""
+    first = next(iter(results.values()))
+    facets = list(first.get("facets", {}))
+    ranking = [k for k in first if k.startswith(("P@", "nDCG@"))] + [k for k in first if k.startswith("R@")][-1:] + ["ILS@5"]
+    width = max(len(name) for name in results)
+    header = f"{'method':<{width}}  {'facet acc':>9}  " + "  ".join(f"{f[:11]:>11}" for f in facets) + "  " + "  ".join(f"{k:>7}" for k in ranking)
+    lines = [f"products evaluated: {first.get('evaluated', 0)}", header]
+    for name, m in results.items():
+        acc = "n/a" if m.get("facet_accuracy") is None else f"{m['facet_accuracy']:.4f}"
+        per = "  ".join(f"{m['facets'].get(f, {}).get('accuracy', float('nan')):>11.4f}" for f in facets)
+        lines.append(f"{name:<{width}}  {acc:>9}  {per}  " + "  ".join(f"{m.get(k, float('nan')):>7.4f}" for k in ranking))
+    return "\n".join(lines)

@@ -8,23 +8,26 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
-from retrieval_tagger.candidates import fuse, knn, zeroshot
+from retrieval_tagger import mmr
+from retrieval_tagger.candidates import fuse
 from retrieval_tagger.candidates.fit import DEFAULT_FUSION
 from retrieval_tagger.candidates.mentions import MentionMatcher
+from retrieval_tagger.candidates.signals import SIGNALS, Queries, Signals, compute as compute_signals, signals_of
 from retrieval_tagger.catalog import Product, clean_text
+from retrieval_tagger.cooccurrence import Cooccurrence
 from retrieval_tagger.encoders.base import show_progress
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import EncoderMismatchError, RtagError
 from retrieval_tagger.index.reader import OpenIndex, check_encoder, open_index
+from retrieval_tagger.rerank import model as rerank_model
 
-SIGNALS = ("text", "image", "colour", "names", "mentions")
-TEXT_SIGNALS = ("names", "mentions")  # computed from the product text without an index store
 # Fused scores are vote shares; below 5% a tag is noise (every tag gets some zero-shot mass).
 DEFAULT_MIN_SCORE = 0.05
+DEFAULT_DIVERSITY = 1.0
 
 
 @dataclass
@@ -44,6 +47,8 @@ class TagOptions:
     min_score: float = DEFAULT_MIN_SCORE
     exclusive: bool = True
     exclude_self: bool = False
+    rerank: bool = True  # use the index's trained reranker when it has one
+    diversity: float = DEFAULT_DIVERSITY  # MMR's lambda: 1 ranks by score alone, 0 by dissimilarity alone
     chunk_size: int | None = None  # products per batch; default: 2048, fewer for large vocabularies
     progress: bool | None = None
 
@@ -58,6 +63,8 @@ class TagOptions:
             raise RtagError(f"k must be at least 1, got {opts.k}")
         if opts.temperature is not None and opts.temperature <= 0:
             raise RtagError(f"temperature must be positive, got {opts.temperature}")
+        if not 0.0 <= opts.diversity <= 1.0:
+            raise RtagError(f"diversity (MMR lambda) must lie in [0, 1], got {opts.diversity}: 1 ranks by score alone, lower values trade score for variety")
         if opts.top_n < 1:
             raise RtagError(f"top_n must be at least 1, got {opts.top_n}")
         if opts.weights is not None:
@@ -111,16 +118,19 @@ def as_product(item: Product | dict) -> Product:
 class Tagger:
     """Tags products against one index. Build it with :meth:`Tagger.load`."""
 
-    def __init__(self, index: OpenIndex, text_encoder, image_encoder):
+    def __init__(self, index: OpenIndex, text_encoder, image_encoder, rerank: bool = True):
         self.index = index
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder if "image" in index.modalities else None
         self.fusion = index.manifest.get("fusion") or DEFAULT_FUSION
-        self.signals = [s for s in SIGNALS if s in TEXT_SIGNALS or s in index.modalities]
+        self.signals = signals_of(index)
         self.mentions = MentionMatcher(index.vocab)
+        # the index's trained reranker (rtag train-reranker), unless asked to leave it unread
+        self.reranker = rerank_model.load(index) if rerank else None
+        self._tag_similarity = None
 
     @classmethod
-    def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size") -> "Tagger":
+    def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size", rerank: bool = True) -> "Tagger":
         """Open an index and load the encoders its manifest names.
 
         ``text_model``/``image_model`` may name the encoders explicitly (for example a
@@ -138,57 +148,64 @@ class Tagger:
         image_enc = load_image_encoder(recorded["image"]["spec"], device) if "image" in recorded else None
         check_encoder(opened, "text", text_enc)
         check_encoder(opened, "image", image_enc)
-        return cls(opened, text_enc, image_enc)
+        return cls(opened, text_enc, image_enc, rerank)
 
     # -- scoring -----------------------------------------------------------------
 
-    def _votes(self, name: str, vectors: np.ndarray, self_rows: np.ndarray | None, params: dict) -> np.ndarray:
-        """Neighbour votes (queries x tags) of one kNN signal."""
-        modality = self.index.modalities[name]
-        sims, rows = knn.nearest(modality.index, modality.rows, vectors, params["k"], self_rows)
-        weights = knn.neighbour_weights(sims, rows, params["temperature"])
-        return knn.vote(weights, rows, self.index.product_tags)
-
-    def _score_chunk(self, products: list[Product], opts: TagOptions, fusion: dict, weights: dict) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-        """Fused scores (products x tags), which products have any signal, and warnings."""
-        n, n_tags = len(products), len(self.index.vocab)
-        # each product's own catalog row (-1 when it is not in the catalog), to leave it out
-        self_rows = np.asarray([self.index.id_rows.get(p.id, -1) for p in products], dtype=np.int64) if opts.exclude_self else None
-        # signals without weight anywhere are not computed (an index without tags has no columns)
-        weights = {name: w for name, w in weights.items() if n_tags == 0 or (w > 0).any()}
-        scores = {name: np.zeros((n, n_tags), dtype=np.float32) for name in weights}
-        present = {name: np.zeros(n, dtype=bool) for name in weights}
+    def _queries(self, products: list[Product], wanted: set[str], exclude_self: bool) -> tuple[Queries, list[str | None]]:
+        """Encode a batch: text and image vectors of the products that have them, and warnings."""
+        n = len(products)
         warnings: list[str | None] = [None] * n
+        # each product's own catalog row (-1 when it is not in the catalog), to leave it out
+        self_rows = np.asarray([self.index.id_rows.get(p.id, -1) for p in products], dtype=np.int64) if exclude_self else None
         text_at = np.asarray([i for i, p in enumerate(products) if p.text and not p.problem], dtype=np.int64)
-        if len(text_at) and ("text" in scores or "names" in scores):
-            vectors = self.text_encoder.encode([products[i].text for i in text_at], progress=False)
-            if "text" in scores:
-                scores["text"][text_at] = self._votes("text", vectors, None if self_rows is None else self_rows[text_at], fusion["knn"]["text"])
-                present["text"][text_at] = True
-            if "names" in scores:
-                tag_vectors = self.index.vocab_vectors["text"]
-                scores["names"][text_at] = zeroshot.name_scores(vectors, tag_vectors, self.index.vocab, fusion["names"]["temperature"])
-                present["names"][text_at] = True
-        if len(text_at) and "mentions" in scores:
-            scores["mentions"][text_at] = self.mentions.scores([products[i].text for i in text_at])
-            present["mentions"][text_at] = True
+        texts = [products[i].text for i in text_at]
+        text_vectors = self.text_encoder.encode(texts, progress=False) if len(text_at) and {"text", "names"} & wanted else None
+        queries = Queries(n, text_at, texts, text_vectors, np.zeros(0, dtype=np.int64), self_rows=self_rows)
         image_at = np.asarray([i for i, p in enumerate(products) if p.image and not p.problem], dtype=np.int64)
-        if self.image_encoder is not None and len(image_at) and ("image" in scores or "colour" in scores):
+        if self.image_encoder is not None and len(image_at) and {"image", "colour"} & wanted:
             vectors, colours, ok = self.image_encoder.encode_images_and_colours(
                 [products[i].image for i in image_at], progress=False, workers=0 if len(image_at) < 64 else None
             )
             for i in image_at[~ok]:
                 warnings[i] = f"image could not be read: {products[i].image}"
-            good = image_at[ok]
-            for name, vecs in (("image", vectors[ok]), ("colour", colours[ok])):
-                if name in scores and len(good):
-                    scores[name][good] = self._votes(name, vecs, None if self_rows is None else self_rows[good], fusion["knn"][name])
-                    present[name][good] = True
-        if not scores:
-            return np.zeros((n, n_tags), dtype=np.float32), np.zeros(n, dtype=bool), warnings
-        fused = fuse.fuse(scores, present, weights)
-        any_signal = np.logical_or.reduce(list(present.values()))
-        return fused, any_signal, warnings
+            queries.image_at, queries.image_vectors, queries.colour_vectors = image_at[ok], vectors[ok], colours[ok]
+        return queries, warnings
+
+    def _signals(self, products: list[Product], opts: TagOptions, fusion: dict, weights: dict, every: bool = False) -> tuple[Signals, np.ndarray, Queries, list[str | None]]:
+        """A batch's signals, their fusion, the encoded queries and warnings.
+
+        Signals without weight anywhere are not computed (an index without tags has no
+        columns) unless the reranker reads them, or ``every`` asks for all of them.
+        """
+        n_tags = len(self.index.vocab)
+        reranker = self.reranker if opts.rerank else None
+        weights = {name: w for name, w in weights.items() if n_tags == 0 or (w > 0).any()}
+        wanted = set(self.signals) if every else set(weights) | (set(reranker.signals) if reranker else set())
+        queries, warnings = self._queries(products, wanted, opts.exclude_self)
+        found = compute_signals(self.index, queries, wanted, fusion, self.mentions, similarities=every or reranker is not None)
+        return found, found.fused(weights), queries, warnings
+
+    def _score_chunk(self, products: list[Product], opts: TagOptions, fusion: dict, weights: dict) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """Final scores (products x tags), which products have any signal, and warnings."""
+        found, fused, queries, warnings = self._signals(products, opts, fusion, weights)
+        if self.reranker is not None and opts.rerank and len(products):
+            fused = self.reranker.score(found, fused, queries.self_rows)
+        return fused, found.any_signal(len(products)), warnings
+
+    def signals(self, products: Iterable[Product | dict], every: bool = True, **options) -> Iterator[tuple[list[Product], Signals, np.ndarray, np.ndarray | None]]:
+        """Batches of (products, their signals, fused votes, own catalog rows or None), for
+        training and side-by-side evaluation: the products are encoded once, and with
+        ``every`` all signals are computed with what the reranker's features need."""
+        opts = TagOptions.from_kwargs(**options)
+        items = [as_product(p) for p in products]
+        fusion = opts.fusion(self.fusion)
+        weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
+        size = self._chunk_size(opts)
+        for start in range(0, len(items), size):
+            chunk = items[start:start + size]
+            found, fused, queries, _ = self._signals(chunk, opts, fusion, weights, every)
+            yield chunk, found, fused, queries.self_rows
 
     def score(self, products: Iterable[Product | dict], **options) -> tuple[np.ndarray, np.ndarray, list[Product], list[str | None]]:
         """Fused scores for every product and tag, for evaluation and analysis."""
@@ -226,15 +243,28 @@ class Tagger:
             return opts.chunk_size
         return int(min(2048, max(128, 16_000_000 // max(len(self.index.vocab), 1))))
 
+    def tag_similarity(self) -> np.ndarray:
+        """The (tags x tags) similarity MMR uses, computed on first use."""
+        if self._tag_similarity is None:
+            table = self.reranker.table.cooc if self.reranker is not None else Cooccurrence.from_product_tags(self.index.product_tags)
+            self._tag_similarity = mmr.tag_similarity(self.index.vocab_vectors.get("text"), table)
+        return self._tag_similarity
+
+    def select(self, scores: np.ndarray, opts: TagOptions) -> list[list[tuple[int, float]]]:
+        """Each product's (column, score) list: by score, or by MMR when ``diversity`` < 1."""
+        if opts.diversity >= 1.0:
+            return fuse.select(scores, self.index.vocab, opts.top_n, opts.min_score, opts.exclusive)
+        return mmr.select(scores, self.index.vocab, self.tag_similarity(), opts.diversity, opts.top_n, opts.min_score, opts.exclusive)
+
     def tag(self, products: Iterable[Product | dict], **options) -> list[TagResult]:
         """Tag products; every input appears in the output, with ``error`` if untaggable.
 
         Options (see :class:`TagOptions`): k, temperature, weights, top_n, min_score,
-        exclusive, exclude_self, chunk_size, progress.
+        exclusive, exclude_self, rerank, diversity, chunk_size, progress.
         """
         opts = TagOptions.from_kwargs(**options)
         scores, signal, items, warnings = self.score(products, **asdict(opts))
-        picked = fuse.select(scores, self.index.vocab, opts.top_n, opts.min_score, opts.exclusive) if len(items) else []
+        picked = self.select(scores, opts) if len(items) else []
         tags = self.index.vocab.tags
         results = []
         for i, product in enumerate(items):

@@ -123,6 +123,10 @@ def compute(index, queries: Queries, wanted: set[str], fusion: dict, mentions: M
                 put(name, image_at, votes)
                 if similarities:
                     keep(name, image_at, sims, rows)
+    if similarities:  # a batch without any text or image still gets (n x 0) neighbours
+        for name in KNN_SIGNALS:
+            if name in wanted and name in index.modalities and name not in signals.neighbours:
+                signals.neighbours[name] = (np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64))
     if similarities and len(image_at) and "image" in index.vocab_vectors and queries.image_vectors is not None:
         tag_vectors = index.vocab_vectors["image"]
         if tag_vectors.shape[1] == queries.image_vectors.shape[1]:

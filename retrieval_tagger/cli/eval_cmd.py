@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from retrieval_tagger.cli import common
-from retrieval_tagger.cli.tag_cmd import K, Temperature, Weights, tag_options
+from retrieval_tagger.cli.tag_cmd import Diversity, K, Rerank, Temperature, Weights, tag_options
 
 
 def evaluate_cmd(
@@ -20,6 +20,9 @@ def evaluate_cmd(
     k: int = K,
     temperature: float = Temperature,
     weights: str = Weights,
+    rerank: bool = Rerank,
+    diversity: float = Diversity,
+    side_by_side: bool = typer.Option(False, "--compare", help="One table of every method on the same products: most frequent value, text kNN voting, fused voting, reranked, reranked + MMR (at --diversity, or 0.7 when it is left at 1)."),
     exclude_self: bool = typer.Option(True, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
     id_col: str = common.IdCol,
     text_cols: str = common.TextCols,
@@ -31,7 +34,7 @@ def evaluate_cmd(
     """P@k, R@k, F1@k, nDCG@k and facet accuracy (overall and per facet) on a labelled file."""
     from retrieval_tagger.catalog import read_catalog
     from retrieval_tagger.errors import RtagError
-    from retrieval_tagger.eval import evaluate, format_report
+    from retrieval_tagger.eval import compare, evaluate, format_comparison, format_report
     from retrieval_tagger.pipeline import Tagger
 
     try:
@@ -40,7 +43,7 @@ def evaluate_cmd(
         raise RtagError(f"--ks must be comma-separated whole numbers, got {ks!r}") from exc
     if not cutoffs or min(cutoffs) < 1:
         raise RtagError(f"--ks must list cut-offs of at least 1, got {ks!r}")
-    tagger = Tagger.load(index, device=device)
+    tagger = Tagger.load(index, device=device, rerank=rerank)
     spec = common.spec_from_manifest(
         tagger.index.manifest["catalog"]["columns"],
         id_col=id_col,
@@ -51,7 +54,11 @@ def evaluate_cmd(
     )
     products, _ = read_catalog(test_file, spec, purpose="query")
     opts = tag_options(k, temperature, weights, exclude_self=exclude_self)
-    metrics = evaluate(tagger, products, cutoffs, examples=examples, **opts)
+    if side_by_side:
+        results = compare(tagger, products, cutoffs, diversity, **opts)
+        typer.echo(json.dumps(results, indent=2) if as_json else format_comparison(results))
+        return
+    metrics = evaluate(tagger, products, cutoffs, examples=examples, diversity=diversity, **opts)
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
 
 

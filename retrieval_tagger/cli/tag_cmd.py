@@ -19,6 +19,15 @@ Weights = typer.Option(
 )
 
 
+Rerank = typer.Option(True, "--rerank/--no-rerank", help="Use the index's trained reranker (rtag train-reranker) when it has one; --no-rerank ranks by fused votes.")
+Diversity = typer.Option(
+    1.0,
+    "--diversity",
+    help="MMR lambda in [0, 1]: 1 ranks tags by score alone; lower values prefer tags unlike those already chosen "
+    "(tag-name similarity blended with co-occurrence).",
+)
+
+
 def parse_weights(text: str | None) -> dict | None:
     from retrieval_tagger.errors import RtagError
 
@@ -51,7 +60,9 @@ def tag(
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
     top_n: int = typer.Option(10, "--top-n", help="At most this many tags per product."),
-    min_score: float = typer.Option(0.05, "--min-score", help="Leave out tags scoring below this (scores are in [0, 1])."),
+    min_score: float = typer.Option(0.05, "--min-score", help="Leave out tags scoring below this. Scores are in [0, 1]; with a trained reranker they are calibrated probabilities, so 0.5 means at least 50% likely."),
+    rerank: bool = Rerank,
+    diversity: float = Diversity,
     k: int = K,
     temperature: float = Temperature,
     weights: str = Weights,
@@ -82,7 +93,7 @@ def tag(
         products, _ = read_catalog(input_file, spec, purpose="query")
     else:
         products = [{"id": "query", "text": text or "", "image": str(image) if image else None}]
-    opts = tag_options(k, temperature, weights, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self)
+    opts = tag_options(k, temperature, weights, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self, rerank=rerank, diversity=diversity)
     if vocab is not None:
         opts.update(vocab=vocab, mode=mode, depth=depth)
     elif mode != "auto" or depth is not None:

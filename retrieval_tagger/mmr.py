@@ -1,0 +1,74 @@
+"""Maximal marginal relevance: each next tag is the one most likely and least like the
+tags already chosen.
+
+At every step the chosen tag maximises ``lam * score - (1 - lam) * max similarity to the
+chosen tags``; ``lam = 1`` is plain ranking by score, ``lam = 0`` picks the most likely
+tag first and then always the least similar one. Facet exclusivity holds throughout:
+once a facet has a value, its other values leave the running. All products of a batch
+move through the steps together, so the work is (products x candidates) per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval_tagger.candidates.shortlist import shortlist
+from retrieval_tagger.candidates.zeroshot import tag_groups
+from retrieval_tagger.cooccurrence import Cooccurrence
+from retrieval_tagger.vocab import TagVocab
+
+EMBEDDING_SHARE = 0.5  # tag-tag similarity: half name-embedding cosine, half co-occurrence
+POOL = 3  # MMR chooses top_n tags among the top 3 x top_n (at least 30) of each group and overall
+
+
+def tag_similarity(tag_vectors: np.ndarray | None, cooc: Cooccurrence, embedding_share: float = EMBEDDING_SHARE) -> np.ndarray:
+    """(tags x tags) similarity in [0, 1]: cosine of the tag names' embeddings (negative
+    cosines count as 0) blended with normalised PMI of the tags in the catalog."""
+    sim = cooc.similarity()
+    if tag_vectors is not None and len(tag_vectors):
+        cosine = np.clip(tag_vectors @ tag_vectors.T, 0.0, 1.0)
+        sim = embedding_share * cosine + (1 - embedding_share) * sim
+    np.fill_diagonal(sim, 1.0)
+    return sim.astype(np.float32)
+
+
+def select(scores: np.ndarray, vocab: TagVocab, similarity: np.ndarray, lam: float, top_n: int = 10,
+           min_score: float = 0.0, exclusive: bool = True) -> list[list[tuple[int, float]]]:
+    """Each product's tags as (column, score) in the order MMR picks them.
+
+    Same contract as :func:`retrieval_tagger.candidates.fuse.select`, which this equals
+    at ``lam = 1``: tags scoring 0 or below ``min_score`` are never picked.
+    """
+    n = scores.shape[0]
+    if n == 0 or scores.shape[1] == 0:
+        return [[] for _ in range(n)]
+    groups = tag_groups(vocab)
+    pool = max(POOL * top_n, 30)
+    cand, real = shortlist([scores], groups, scores, per_signal=pool, per_group=pool)
+    rel = np.take_along_axis(scores, cand, axis=1).astype(np.float64)
+    available = real & (rel > 0) & (rel >= min_score)
+    group_of = np.full(scores.shape[1], -1, dtype=np.int64)
+    for g, cols in enumerate(vocab.facets.values()):
+        group_of[cols] = g
+    group = group_of[cand]  # -1: a free tag, which excludes nothing
+    rows = np.arange(n)
+    closest = np.zeros_like(rel)
+    picked = np.full((n, top_n), -1, dtype=np.int64)
+    for step in range(top_n):
+        value = np.where(available, lam * rel - (1 - lam) * closest, -np.inf)
+        # ties (all of them at lam = 0 on the first step) go to the likelier tag
+        pos = np.argmax(value + 1e-9 * rel, axis=1)
+        ok = available[rows, pos]
+        if not ok.any():
+            break
+        picked[ok, step] = pos[ok]
+        available[rows, pos] = False
+        if exclusive:
+            chosen_group = group[rows, pos]
+            available &= ~(ok[:, None] & (chosen_group[:, None] >= 0) & (group == chosen_group[:, None]))
+        sim_to_chosen = similarity[cand, cand[rows, pos][:, None]]
+        closest = np.where(ok[:, None], np.maximum(closest, sim_to_chosen), closest)
+    return [
+        [(int(cand[i, p]), float(rel[i, p])) for p in picked[i] if p >= 0]
+        for i in range(n)
+    ]
