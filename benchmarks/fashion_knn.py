@@ -53,7 +53,7 @@ class Cached:
 
     def __init__(self, encoder):
         self.encoder, self.memo = encoder, {}
-        for attr in ("spec", "dim", "checksum", "size"):
+        for attr in ("spec", "dim", "checksum", "size", "text_space"):
             if hasattr(encoder, attr):
                 setattr(self, attr, getattr(encoder, attr))
 

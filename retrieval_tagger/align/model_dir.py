@@ -161,7 +161,6 @@ def read_model_manifest(folder: Path) -> dict:
 def load_model_dir(folder: str | Path):
     """Load an aligned model folder as a ``registry.ClipModel``."""
     import open_clip
-    import torch
     from safetensors.torch import load_file
 
     from retrieval_tagger.encoders.registry import ClipModel, _register_configs

@@ -78,7 +78,7 @@ class ImageTower:
 class TextTower:
     """The text side of an open_clip model (built-in transformer or Hugging Face tower)."""
 
-    def __init__(self, model: nn.Module, unlocked_layers: int = 0):
+    def __init__(self, model: nn.Module, unlocked_layers: int = 0, projection: bool = True):
         self.model = model
         self.hf = hasattr(model, "text") and hasattr(model.text, "proj")
         self.unlocked_layers = int(unlocked_layers)
@@ -87,7 +87,7 @@ class TextTower:
         if self.unlocked_layers:
             self._unlock_top(self.unlocked_layers)
         for p in self.projection_parameters():
-            p.requires_grad_(True)
+            p.requires_grad_(projection)
 
     def _owner_and_name(self) -> tuple[nn.Module, str]:
         return (self.model.text, "proj") if self.hf else (self.model, "text_projection")

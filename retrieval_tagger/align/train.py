@@ -8,7 +8,6 @@ held-out pairs, a checkpoint to resume from, and early stopping on their mean.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -46,6 +45,8 @@ class AlignOptions:
     weight_decay: float = 0.1
     warmup_steps: int = 50
     unlocked_text_layers: int = 0
+    text_projection: bool = True  # train the text projection (False keeps the text space as it is)
+    image_head: str = "linear"  # rtag-lite's image projection: linear or mlp
     colour: bool = True
     val_fraction: float = 0.05
     patience: int = 4
@@ -62,12 +63,14 @@ class AlignOptions:
                 raise AlignError(f"{name} must be at least 1, got {getattr(opts, name)}")
         if not 0 < opts.val_fraction < 0.5:
             raise AlignError(f"val_fraction must be between 0 and 0.5, got {opts.val_fraction}")
+        if opts.image_head not in ("linear", "mlp"):
+            raise AlignError(f"image_head must be linear or mlp, got {opts.image_head!r}")
         if opts.lr <= 0 or opts.text_lr <= 0 or opts.unlocked_text_layers < 0:
             raise AlignError("lr and text_lr must be positive and unlocked_text_layers non-negative")
         return opts
 
 
-def starting_model(base: str, seed: int):
+def starting_model(base: str, opts: AlignOptions):
     """The base model to train, and the one whose frozen features are cached."""
     from retrieval_tagger.encoders.registry import build_clip_model
 
@@ -77,7 +80,7 @@ def starting_model(base: str, seed: int):
 
         from retrieval_tagger.encoders.lite import build_lite_for_alignment
 
-        model, config = build_lite_for_alignment(built.size, seed)
+        model, config = build_lite_for_alignment(built.size, opts.seed, opts.image_head)
         return built, replace(built, model=model, config=config)
     return built, built
 
@@ -91,7 +94,7 @@ class Aligner:
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.image = ImageTower(self.model)
-        self.text = TextTower(self.model, opts.unlocked_text_layers)
+        self.text = TextTower(self.model, opts.unlocked_text_layers, opts.text_projection)
         for p in self.image.parameters():
             p.requires_grad_(True)
         self.model.logit_scale.requires_grad_(True)
@@ -206,11 +209,13 @@ def _train_epoch(aligner: Aligner, optimizer, loss_fn, img, hists, text_input, e
 
 def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = None, base: str = "rtag-lite",
           options: AlignOptions | None = None, force: bool = False, restart: bool = False, device: str | None = None,
-          batch_size: int = 64, progress: bool | None = None) -> dict:
+          batch_size: int = 64, progress: bool | None = None, cache_dir: str | Path | None = None) -> dict:
     """Train an aligned image-text model on ``catalog`` and write it to the folder ``output``.
 
     Returns the model folder's manifest. An interrupted run resumes from its last
     checkpoint when called again with the same data and options (``restart`` ignores it).
+    Frozen features are cached in the model folder's work area and removed with it, or
+    kept in ``cache_dir`` to train several variants on the same catalog.
     """
     from open_clip.loss import ClipLoss
 
@@ -224,11 +229,12 @@ def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = No
     pairs, report, skipped = read_pairs(catalog, spec, opts.val_fraction)
     data_hash = data_sha256(pairs)
     torch.manual_seed(opts.seed)
-    feature_model, built = starting_model(base, opts.seed)
+    feature_model, built = starting_model(base, opts)
     work = out / WORK
     work.mkdir(parents=True, exist_ok=True)
     aligner = Aligner(built.model, opts, device)
-    feats = load_or_compute(feature_model, pairs, data_hash, work, device, aligner.text.cacheable, batch_size, progress)
+    cache = Path(cache_dir) if cache_dir else work
+    feats = load_or_compute(feature_model, pairs, data_hash, cache, device, aligner.text.cacheable, batch_size, progress)
     del feature_model
     usable = feats.ok
     if int(usable.sum()) < len(pairs):

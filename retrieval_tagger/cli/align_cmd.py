@@ -28,6 +28,7 @@ def align(
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
     force: bool = typer.Option(False, "--force", help="Replace an existing model folder."),
     restart: bool = typer.Option(False, "--restart", help="Ignore the checkpoint of an interrupted run instead of resuming it."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Keep the frozen features here, to train variants without computing them again [default: in the model folder, removed when done]."),
     strict: bool = common.Strict,
 ) -> None:
     """Train an image-text space on the catalog's image-title pairs (never its tags).
@@ -43,7 +44,7 @@ def align(
         epochs=epochs, batch_size=batch_size, lr=lr, unlocked_text_layers=unlock_text_layers, colour=colour,
         val_fraction=val_fraction, patience=patience, seed=seed,
     )
-    man = run_align(catalog, output, spec, base, opts, force=force, restart=restart, device=device, batch_size=image_batch)
+    man = run_align(catalog, output, spec, base, opts, force=force, restart=restart, device=device, batch_size=image_batch, cache_dir=cache_dir)
     typer.echo(format_summary(man, output))
 
 

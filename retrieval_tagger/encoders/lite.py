@@ -72,7 +72,7 @@ def load_trunk_weights(trunk: torch.nn.Module) -> None:
     trunk.load_state_dict(mapped, strict=True)
 
 
-def lite_config(resolution: int = DEFAULT_RESOLUTION, embed_dim: int = TRUNK_FEATURES) -> dict:
+def lite_config(resolution: int = DEFAULT_RESOLUTION, embed_dim: int = TRUNK_FEATURES, image_head: str = "linear") -> dict:
     """The open_clip model config of rtag-lite (also written into aligned model folders)."""
     text = minilm_path()
     return {
@@ -81,7 +81,7 @@ def lite_config(resolution: int = DEFAULT_RESOLUTION, embed_dim: int = TRUNK_FEA
             "timm_model_name": TRUNK_NAME,
             "timm_model_pretrained": False,
             "timm_pool": "avg",
-            "timm_proj": "linear",
+            "timm_proj": image_head,
             "image_size": resolution,
         },
         "text_cfg": {
@@ -108,7 +108,7 @@ def _create(cfg: dict) -> torch.nn.Module:
     )
 
 
-def build_lite_for_alignment(resolution: int = DEFAULT_RESOLUTION, seed: int = 0) -> tuple[torch.nn.Module, dict]:
+def build_lite_for_alignment(resolution: int = DEFAULT_RESOLUTION, seed: int = 0, image_head: str = "linear") -> tuple[torch.nn.Module, dict]:
     """rtag-lite laid out for ``rtag align``: the embedding space is the text model's own
     (384-d MiniLM), the text projection starts as the identity so tag names keep their
     MiniLM meaning, and the image projection starts small and random."""
@@ -116,7 +116,7 @@ def build_lite_for_alignment(resolution: int = DEFAULT_RESOLUTION, seed: int = 0
     from pathlib import Path
 
     width = int(json.loads((Path(minilm_path()) / "config.json").read_text())["hidden_size"])
-    cfg = lite_config(resolution, embed_dim=width)
+    cfg = lite_config(resolution, embed_dim=width, image_head=image_head)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = _create(cfg)

@@ -1,0 +1,195 @@
+"""Fashion benchmark of zero-shot tagging against vocabularies (`rtag vocab`, `tag --vocab`).
+
+Needs the split written by fashion_knn.py and an index of the catalog split built with an
+aligned image model (see fashion_align.py), e.g.:
+
+    .venv/bin/rtag index benchmarks/results/fashion/catalog.csv --name benchmarks/results/vocab/index \
+        --text-cols productDisplayName --image-col image --facet-cols gender,...,usage \
+        --image-model benchmarks/results/align/model
+    .venv/bin/python benchmarks/fashion_vocab.py --index benchmarks/results/vocab/index
+
+Prints on the dev split: zero-shot facet accuracy by tag names (title only, image only,
+title + image; prompt ensemble vs bare names); a three-level taxonomy built from the
+catalog (masterCategory > subCategory > articleType): exact-path and per-level accuracy
+and consistency; the few-shot curve for articleType (all but N examples of each value
+hidden from the index, N = 0, 1, 5, 20) for --mode auto, knn and zeroshot; and tagging
+speed against a 5,000-tag vocabulary next to kNN tagging in the same run. Labels of the
+evaluated facets are used only to score predictions (and, for the few-shot curve, as the
+N examples left visible).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fashion_knn import FACETS, SPEC, Cached  # noqa: E402
+
+from retrieval_tagger.catalog import read_catalog  # noqa: E402
+from retrieval_tagger.index.vocabs import add_vocab  # noqa: E402
+from retrieval_tagger.pipeline import Tagger  # noqa: E402
+from retrieval_tagger.taxonomy import is_consistent  # noqa: E402
+from retrieval_tagger.vocab import TagVocab  # noqa: E402
+
+SPACES = {"title only": {"text": 1.0, "image": 0.0}, "image only": {"text": 0.0, "image": 1.0}, "title+image": {"text": 1.0, "image": 1.0}}
+FEW_SHOT_N = (0, 1, 5, 20)
+TAX_FACETS = ("masterCategory", "subCategory", "articleType")
+
+
+def facet_of(products, facet: str) -> list[str]:
+    return [next((t.split(":", 1)[1] for t in p.tags if t.startswith(facet + ":")), "") for p in products]
+
+
+def facet_accuracy(scores: np.ndarray, tags: list[str], products, facets) -> dict:
+    view = TagVocab(tags, [0] * len(tags))
+    out = {}
+    for facet in facets:
+        cols = view.facets[facet]
+        values = [tags[c].split(":", 1)[1] for c in cols]
+        truth = facet_of(products, facet)
+        pred = [values[j] for j in scores[:, cols].argmax(axis=1)]
+        known = [i for i, t in enumerate(truth) if t in set(values)]
+        out[facet] = round(float(np.mean([pred[i] == truth[i] for i in known])), 4)
+    return out
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def taxonomy_lines(catalog) -> list[str]:
+    paths = set()
+    for p in catalog:
+        values = facet_of([p], TAX_FACETS[0]), facet_of([p], TAX_FACETS[1]), facet_of([p], TAX_FACETS[2])
+        parts = [v[0] for v in values]
+        if all(parts):
+            for depth in range(1, 4):
+                paths.add(" > ".join(parts[:depth]))
+    return sorted(paths, key=lambda s: (s.count(">"), s))
+
+
+def few_shot(tagger: Tagger, products, folder: Path, facet: str = "articleType", seed: int = 0) -> dict:
+    """Hide the facet's tags in the index for all but N examples per value, then score."""
+    index = tagger.index
+    cols = index.vocab.facets[facet]
+    original_tags, original_counts = index.product_tags.copy(), list(index.vocab.counts)
+    lines = [index.vocab.tags[c] for c in cols]
+    add_vocab(tagger, write_lines(folder / f"{facet}.txt", lines), f"only-{facet}", force=True)
+    rng = np.random.default_rng(seed)
+    csc = original_tags.tocsc()
+    out = {}
+    for n in FEW_SHOT_N:
+        keep_rows = []
+        for c in cols:
+            rows = csc.indices[csc.indptr[c]:csc.indptr[c + 1]]
+            keep_rows.append(set(rng.choice(rows, min(n, len(rows)), replace=False).tolist()) if n else set())
+        coo = original_tags.tocoo()
+        hidden_col = {int(c): k for c, k in zip(cols, keep_rows)}
+        mask = np.asarray([(c not in hidden_col) or (r in hidden_col[c]) for r, c in zip(coo.row, coo.col)])
+        from scipy import sparse
+
+        index.product_tags = sparse.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=coo.shape)
+        counts = np.asarray(index.product_tags.sum(axis=0)).ravel().astype(int).tolist()
+        index.vocab.counts = counts
+        row = {}
+        for mode in ("knn", "zeroshot", "auto"):
+            scores, *_ = tagger.score_vocab(products, vocab=f"only-{facet}", mode=mode, progress=False)
+            row[mode] = facet_accuracy(scores, lines, products, [facet])[facet]
+        out[n] = row
+        print(f"  N={n:>2}: " + "  ".join(f"{m} {a:.4f}" for m, a in row.items()), flush=True)
+    index.product_tags, index.vocab.counts = original_tags, original_counts
+    return out
+
+
+def speed(tagger: Tagger, products, vocab: str, repeats: int = 3) -> dict:
+    tagger.tag(products[:64], progress=False)
+    tagger.tag(products[:64], vocab=vocab, mode="zeroshot", progress=False)
+    runs = {"knn tagging": [], "vocab zeroshot": [], "vocab auto": []}
+    for _ in range(repeats):
+        for label, kwargs in (("knn tagging", {}), ("vocab zeroshot", {"vocab": vocab, "mode": "zeroshot"}), ("vocab auto", {"vocab": vocab, "mode": "auto"})):
+            t = time.perf_counter()
+            tagger.tag(products, progress=False, **kwargs)
+            runs[label].append(time.perf_counter() - t)
+    out = {label: round(len(products) / statistics.median(times), 1) for label, times in runs.items()}
+    out["zeroshot share of knn speed"] = round(out["vocab zeroshot"] / out["knn tagging"], 3)
+    out["auto share of knn speed"] = round(out["vocab auto"] / out["knn tagging"], 3)
+    return out
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parent
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", type=Path, required=True)
+    ap.add_argument("--work", type=Path, default=here / "results" / "fashion")
+    ap.add_argument("--out", type=Path, default=here / "results" / "vocab" / "report.json")
+    ap.add_argument("--speed-products", type=int, default=2000)
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: facets,taxonomy,fewshot,speed")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    folder = args.out.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    catalog, _ = read_catalog(args.work / "catalog.csv", SPEC)
+    products = [p for p in read_catalog(args.work / "dev.csv", SPEC, purpose="query")[0] if not p.problem]
+    tagger = Tagger.load(args.index)
+    real_text, real_image = tagger.text_encoder, tagger.image_encoder
+    tagger.text_encoder, tagger.image_encoder = Cached(real_text), Cached(real_image)
+    report = {"index": str(args.index), "dev_products": len(products)}
+
+    if "facets" not in skip:
+        values = {f: sorted({v for v in facet_of(catalog, f) if v}) for f in FACETS}
+        lines = [f"{f}:{v}" for f in FACETS for v in values[f]]
+        file = write_lines(folder / "facets.txt", lines)
+        report["facets"] = {}
+        for name, templates in (("ensemble", None), ("bare names", ["{}"])):
+            man = add_vocab(tagger, file, f"facets-{name.replace(' ', '-')}", templates=templates, force=True)
+            for label, weights in SPACES.items():
+                if name == "bare names" and label != "title+image":
+                    continue
+                scores, *_ = tagger.score_vocab(products, vocab=man["name"], mode="zeroshot", vocab_weights=weights, progress=False)
+                acc = facet_accuracy(scores, lines, products, FACETS)
+                report["facets"][f"{label}, {name}"] = acc
+                print(f"zero-shot {label:<12} {name:<10} " + " ".join(f"{f} {a:.4f}" for f, a in acc.items()), flush=True)
+
+    if "taxonomy" not in skip:
+        lines = taxonomy_lines(catalog)
+        add_vocab(tagger, write_lines(folder / "taxonomy.txt", lines), "fashion-taxonomy", force=True)
+        results = tagger.tag(products, vocab="fashion-taxonomy", mode="zeroshot", min_score=0.0, progress=False)
+        predicted = [[t["tag"] for t in r.tags] for r in results]
+        truth = [[facet_of([p], f)[0] for f in TAX_FACETS] for p in products]
+        levels = [round(float(np.mean([len(pr) > d and pr[d].split(" > ")[-1] == tr[d] for pr, tr in zip(predicted, truth)])), 4) for d in range(3)]
+        exact = round(float(np.mean([pr and pr[-1] == " > ".join(tr) for pr, tr in zip(predicted, truth)])), 4)
+        report["taxonomy"] = {"nodes": len(lines), "exact_path": exact, "levels": dict(zip(TAX_FACETS, levels)),
+                              "consistent": is_consistent(predicted, lines), "depth_counts": dict(Counter(len(p) for p in predicted))}
+        print(f"taxonomy ({len(lines)} nodes): exact path {exact:.4f}; per level {levels}; consistent {report['taxonomy']['consistent']}", flush=True)
+
+    if "fewshot" not in skip:
+        print("few-shot articleType (accuracy on dev):", flush=True)
+        report["few_shot_articleType"] = few_shot(tagger, products, folder)
+
+    if "speed" not in skip:
+        words = Counter()
+        for p in catalog:
+            tokens = p.text.lower().split()
+            words.update(tokens)
+            words.update(" ".join(pair) for pair in zip(tokens, tokens[1:]))
+        big = [w for w, _ in words.most_common(5000)]
+        add_vocab(tagger, write_lines(folder / "big.txt", big), "big-5000", force=True)
+        tagger.text_encoder, tagger.image_encoder = real_text, real_image
+        report["speed_5000_tags"] = speed(tagger, products[: args.speed_products], "big-5000")
+        print(f"speed, 5,000-tag vocabulary, {args.speed_products} products (text+image), products/s: {report['speed_5000_tags']}", flush=True)
+
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
