@@ -62,3 +62,33 @@ def test_rtag_lite_finds_the_product_of_a_duplicate_image(tmp_path, catalog_csv,
         assert one.tags[0]["score"] == 1.0
         facets = [t["tag"] for t in many.tags if ":" in t["tag"]]
         assert set(facets) == {f"colour:{row['colour']}", f"article:{row['article']}"}, row["id"]
+
+
+def test_align_rtag_lite_writes_a_self_contained_model_folder(tmp_path):
+    """The offline default: frozen EfficientNet trunk, MiniLM text tower (copied into
+    the folder with its tokenizer), frozen text projection; the folder loads back."""
+    import numpy as np
+
+    from shapes import write_shapes_catalog
+
+    from retrieval_tagger.align.train import AlignOptions, align
+    from retrieval_tagger.encoders.registry import load_image_encoder
+
+    catalog = write_shapes_catalog(tmp_path / "shapes", per_class=4)
+    man = align(catalog, tmp_path / "model", base="rtag-lite", options=AlignOptions(epochs=2, batch_size=32, val_fraction=0.2, text_projection=False))
+    assert man["tokenizer"] == {"kind": "hf", "path": "text", "context_length": 128}
+    assert {"text/config.json", "text/tokenizer.json", "text/vocab.txt"} <= set(man["files"])
+    encoder = load_image_encoder(str(tmp_path / "model"))
+    assert encoder.dim == 384 and encoder.text_space
+    texts = encoder.encode(["red circle", "blue square"])
+    # the text projection stayed the identity: tag names keep their MiniLM meaning
+    minilm = load_image_encoder("rtag-lite").model
+    with __import__("torch").no_grad():
+        tokens = encoder.tokenizer(["red circle", "blue square"])
+        raw = minilm.text.transformer(input_ids=tokens, attention_mask=(tokens != 0).long()).last_hidden_state
+    mask = (tokens != 0).unsqueeze(-1).float()
+    pooled = ((raw * mask).sum(1) / mask.sum(1)).numpy()
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    np.testing.assert_allclose(texts, pooled, atol=1e-4)
+    images, ok = encoder.encode_images([str(p) for p in sorted((tmp_path / "shapes" / "images").glob("*.png"))[:3]])
+    assert ok.all() and np.allclose(np.linalg.norm(images, axis=1), 1, atol=1e-5)
