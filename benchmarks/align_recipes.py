@@ -40,6 +40,19 @@ RECIPES = {
 }
 
 
+CALIBRATIONS = ("raw", "centred", "z")
+
+
+def calibrate(sims: np.ndarray, n_val: int, how: str) -> np.ndarray:
+    """Scores of the first n_val rows, calibrated per tag against the remaining rows."""
+    query, reference = sims[:n_val], sims[n_val:]
+    if how == "raw":
+        return query
+    if how == "centred":
+        return query - reference.mean(0)
+    return (query - reference.mean(0)) / np.maximum(reference.std(0), 1e-4)
+
+
 def embed(model, colour_head, feats, hists, text_feats, tokenizer, prompts: list[str]):
     with torch.no_grad():
         image = ImageTower(model).head(torch.from_numpy(feats))
@@ -78,17 +91,25 @@ def main() -> None:
         loaded = load_model_dir(out)
         row = {"epochs": man["training"]["epochs_run"], "best_epoch": man["training"]["best_epoch"], "train_s": round(seconds, 1),
                **{k: man["training"]["best"][k] for k in ("i2t_r1", "t2i_r1", "i2t_r10", "t2i_r10")}}
+        train = np.flatnonzero(~pairs.val & feats.ok)[:5000]  # label-free calibration sample
         for facet in FACETS:
             truth = [labels[pairs.ids[i]].get(facet, "") for i in val]
             values = sorted({r.get(facet, "") for r in labels.values()} - {""})
             prompts = [t.format(v) for v in values for t in DEFAULT_TEMPLATES]
-            image, titles, names = embed(loaded.model, loaded.colour_head, feats.image[val], feats.colour[val], feats.text[val], loaded.tokenizer, prompts)
+            rows = np.concatenate([val, train])
+            image, titles, names = embed(loaded.model, loaded.colour_head, feats.image[rows], feats.colour[rows], feats.text[rows], loaded.tokenizer, prompts)
             names = names.reshape(len(values), len(DEFAULT_TEMPLATES), -1).mean(axis=1)
             names /= np.linalg.norm(names, axis=1, keepdims=True)
             target = np.asarray([values.index(t) if t in values else -1 for t in truth])
             known = target >= 0
-            row[f"{facet} image"] = round(float(((image @ names.T).argmax(1) == target)[known].mean()), 4)
-            row[f"{facet} title+image"] = round(float(((image @ names.T + titles @ names.T).argmax(1) == target)[known].mean()), 4)
+            sims = {"image": image @ names.T, "title": titles @ names.T}
+            for label, raw in (("image", sims["image"]), ("title", sims["title"]), ("title+image", None)):
+                for calibration in CALIBRATIONS:
+                    if raw is None:
+                        scored = sum(calibrate(sims[s], len(val), calibration) for s in ("image", "title"))
+                    else:
+                        scored = calibrate(raw, len(val), calibration)
+                    row[f"{facet} {label} {calibration}"] = round(float((scored.argmax(1) == target)[known].mean()), 4)
         report[name] = row
         print(name, json.dumps(row), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

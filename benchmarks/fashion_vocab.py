@@ -32,14 +32,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_knn import FACETS, SPEC, Cached  # noqa: E402
+from fashion_split import split_bucket  # noqa: E402
 
+from retrieval_tagger.candidates import vocab_scores  # noqa: E402
 from retrieval_tagger.catalog import read_catalog  # noqa: E402
 from retrieval_tagger.index.vocabs import add_vocab  # noqa: E402
 from retrieval_tagger.pipeline import Tagger  # noqa: E402
 from retrieval_tagger.taxonomy import is_consistent  # noqa: E402
 from retrieval_tagger.vocab import TagVocab  # noqa: E402
 
-SPACES = {"title only": {"text": 1.0, "image": 0.0}, "image only": {"text": 0.0, "image": 1.0}, "title+image": {"text": 1.0, "image": 1.0}}
+SPACES = {
+    "title only": {"text": 1.0},
+    "image only, direct": {"image": 1.0},
+    "image only, via neighbours' titles": {"image_neighbours": 1.0, "colour_neighbours": 1.0},
+    "image only, both": {"image": 1.0, "image_neighbours": 1.0, "colour_neighbours": 1.0},
+    "title+image, direct": {"text": 1.0, "image": 1.0},
+    "title+image, all spaces (default)": None,
+}
 FEW_SHOT_N = (0, 1, 5, 20)
 TAX_FACETS = ("masterCategory", "subCategory", "articleType")
 
@@ -142,7 +151,9 @@ def main() -> None:
     tagger = Tagger.load(args.index)
     real_text, real_image = tagger.text_encoder, tagger.image_encoder
     tagger.text_encoder, tagger.image_encoder = Cached(real_text), Cached(real_image)
-    report = {"index": str(args.index), "dev_products": len(products)}
+    sample = [p for p in catalog if split_bucket(p.id, "vocab-sample") < 6]  # about 2,000 catalog products, self left out
+    default_calibration = vocab_scores.CALIBRATION
+    report = {"index": str(args.index), "dev_products": len(products), "catalog_sample": len(sample)}
 
     if "facets" not in skip:
         values = {f: sorted({v for v in facet_of(catalog, f) if v}) for f in FACETS}
@@ -151,13 +162,18 @@ def main() -> None:
         report["facets"] = {}
         for name, templates in (("ensemble", None), ("bare names", ["{}"])):
             man = add_vocab(tagger, file, f"facets-{name.replace(' ', '-')}", templates=templates, force=True)
-            for label, weights in SPACES.items():
-                if name == "bare names" and label != "title+image":
-                    continue
-                scores, *_ = tagger.score_vocab(products, vocab=man["name"], mode="zeroshot", vocab_weights=weights, progress=False)
-                acc = facet_accuracy(scores, lines, products, FACETS)
-                report["facets"][f"{label}, {name}"] = acc
-                print(f"zero-shot {label:<12} {name:<10} " + " ".join(f"{f} {a:.4f}" for f, a in acc.items()), flush=True)
+            for split, items, own in (("catalog sample", sample, True), ("dev", products, False)):
+                for calibration in vocab_scores.CALIBRATIONS:
+                    vocab_scores.CALIBRATION = calibration
+                    for label, weights in SPACES.items():
+                        if (name == "bare names" or calibration != "centred") and not label.startswith("title+image"):
+                            continue
+                        scores, *_ = tagger.score_vocab(items, vocab=man["name"], mode="zeroshot", vocab_weights=weights, exclude_self=own, progress=False)
+                        acc = facet_accuracy(scores, lines, items, FACETS)
+                        key = f"{split} | {label} | {name} | {calibration}"
+                        report["facets"][key] = acc
+                        print(f"{key:<75} mean {np.mean(list(acc.values())):.4f} " + " ".join(f"{f} {a:.4f}" for f, a in acc.items()), flush=True)
+        vocab_scores.CALIBRATION = default_calibration
 
     if "taxonomy" not in skip:
         lines = taxonomy_lines(catalog)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval_tagger.candidates import fuse, vocab_scores
+from retrieval_tagger.candidates import fuse, title_bridge, vocab_scores
 from retrieval_tagger.candidates import signals as signal_stage
 from retrieval_tagger.errors import RtagError
 from retrieval_tagger.index.vocabs import StoredVocab, load_vocab
@@ -29,6 +29,7 @@ class VocabRun:
     index_cols: np.ndarray  # column of each tag in the index's own vocabulary, -1 if absent
     counts: np.ndarray  # tagged catalog examples of each tag
     tree: Tree | None
+    titles: np.ndarray | None  # the catalog's title vectors, for the neighbour spaces
 
     @classmethod
     def prepare(cls, tagger, name: str) -> "VocabRun":
@@ -38,7 +39,14 @@ class VocabRun:
         counts = np.asarray([own.counts[c] if c >= 0 else 0 for c in cols], dtype=np.float32)
         view = TagVocab(stored.tags, [int(c) for c in counts])
         tree = Tree([e.parent for e in stored.entries]) if stored.is_taxonomy else None
-        return cls(stored, view, cols, counts, tree)
+        return cls(stored, view, cols, counts, tree, catalog_titles_of(tagger))
+
+
+def catalog_titles_of(tagger) -> np.ndarray | None:
+    """The catalog's title vectors, read from the text store once per tagger."""
+    if not hasattr(tagger, "_catalog_titles"):
+        tagger._catalog_titles = title_bridge.catalog_titles(tagger.index)
+    return tagger._catalog_titles
 
 
 def score_chunk(tagger, products, opts, run: VocabRun, mode: str, fusion: dict, weights: dict):
@@ -46,10 +54,8 @@ def score_chunk(tagger, products, opts, run: VocabRun, mode: str, fusion: dict, 
     wanted_votes = set()
     if mode != "zeroshot" and (run.index_cols >= 0).any():
         wanted_votes = {name for name, w in weights.items() if len(tagger.index.vocab) and (w > 0).any()}
-    queries, warnings = tagger._queries(products, {"text", "image"} | wanted_votes, opts.exclude_self)
-    spaces = {"text": (queries.text_at, queries.text_vectors)}
-    if queries.image_vectors is not None:
-        spaces["image"] = (queries.image_at, queries.image_vectors)
+    queries, warnings = tagger._queries(products, {"text", "image", "colour"} | wanted_votes, opts.exclude_self)
+    spaces = vocab_scores.space_queries(tagger.index, queries, fusion, run.titles, queries.self_rows)
     z, present = vocab_scores.zero_shot_z(len(products), spaces, run.stored.vectors, run.stored.stats, opts.vocab_weights)
     votes = None
     if wanted_votes:

@@ -89,6 +89,18 @@ def test_unknown_format_and_missing_file(tmp_path):
 
 # -- calibration maths --------------------------------------------------------------
 
+def test_calibration_centres_each_tag_and_scales_by_the_space():
+    sims = np.array([[0.1, 0.8], [0.3, 0.6], [0.2, 0.7]], dtype=np.float32)
+    stats = vocab_scores.statistics(sims)
+    np.testing.assert_allclose(stats[0], [0.2, 0.7], atol=1e-6)
+    np.testing.assert_allclose(stats[2], [sims.std(0).mean()] * 2, rtol=1e-5)
+    query = np.array([[0.3, 0.7]], dtype=np.float32)
+    np.testing.assert_allclose(vocab_scores.calibrate(query, stats, "centred"), [[0.1 / sims.std(0).mean(), 0.0]], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(vocab_scores.calibrate(query, stats, "z"), [[0.1 / sims[:, 0].std(), 0.0]], rtol=1e-4, atol=1e-5)
+    raw = vocab_scores.calibrate(query, stats, "raw")
+    assert raw[0, 1] > raw[0, 0]  # raw keeps the order of the similarities
+
+
 def test_z_scores_standardise_each_tag_against_the_catalog():
     reference = np.array([[0.1, 0.8], [0.3, 0.6], [0.2, 0.7]], dtype=np.float32)
     mean, std = tag_statistics(reference)
@@ -99,7 +111,7 @@ def test_z_scores_standardise_each_tag_against_the_catalog():
 
 def test_zero_shot_fuses_the_spaces_a_product_has():
     vectors = {"text": np.eye(2, dtype=np.float32), "image": np.eye(2, dtype=np.float32)}
-    stats = {s: np.stack([np.zeros(2), np.ones(2)]).astype(np.float32) for s in vectors}
+    stats = {s: np.stack([np.zeros(2), np.ones(2), np.ones(2)]).astype(np.float32) for s in vectors}
     queries = {"text": (np.array([0, 1]), np.array([[1, 0], [0, 1]], np.float32)),
                "image": (np.array([1]), np.array([[1, 0]], np.float32))}
     z, present = vocab_scores.zero_shot_z(3, queries, vectors, stats)
@@ -177,7 +189,7 @@ QUERIES = [{"id": "a", "title": "red cotton shirt"}, {"id": "b", "title": "blue 
 def test_stored_vocabulary_is_versioned_with_its_source(tagger, index_copy):
     man = json.loads((index_copy / "vocabs" / "facets" / "manifest.json").read_text())
     assert man["format"] == "rtag-vocab" and man["format_version"] == 1 and len(man["source"]["sha256"]) == 64
-    assert man["spaces"] == ["text"] and man["counts"] == {"tags": 6, "depth": 1}
+    assert man["tag_spaces"] == ["text"] and man["spaces"] == ["text", "text_neighbours"] and man["counts"] == {"tags": 6, "depth": 1}
     assert {"entries.json", "text.npy", "text_stats.npy"} <= set(man["files"])
     assert [m["name"] for m in list_vocabs(index_copy)] == ["facets", "tax"]
     stored = load_vocab(tagger.index, "tax")

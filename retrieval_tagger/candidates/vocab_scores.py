@@ -1,12 +1,20 @@
 """Scores of products against a stored vocabulary: calibrated zero-shot similarity,
 blended with neighbour votes where the catalog has examples of a tag.
 
-Zero-shot: in each space (product text vs tag text, product image vs tag text in the
-image model's space) a similarity becomes a per-tag z-score against the tag's
-distribution over the catalog's own products (no labels needed); the spaces a product
-has are averaged. ``score = sigmoid(SLOPE * (z - CENTRE))`` maps the z-score to [0, 1]
-the same way for every vocabulary, so ``--min-score`` means the same everywhere: 0.5 is
-a product ``CENTRE`` standard deviations closer to the tag than the catalog's average.
+Zero-shot spaces, each compared with the tag vectors:
+
+- ``text``: the product's title vs the tags in the text model's space;
+- ``image``: the photo vs the tags in the image model's text space (aligned models only);
+- ``text_neighbours``, ``image_neighbours``, ``colour_neighbours``: the mean title of
+  the product's nearest catalog products in that store (see title_bridge.py) vs the tags
+  in the text space.
+
+In each space a similarity is calibrated against the tag's distribution over a sample of
+the catalog's own products (no labels needed): minus the tag's mean, over the space's
+spread (see ``calibrate``). The spaces a product has are averaged.
+``score = sigmoid(SLOPE * (z - CENTRE))`` maps the result to [0, 1] the same way for
+every vocabulary, so ``--min-score`` means the same everywhere: 0.5 is a product
+``CENTRE`` standard deviations closer to the tag than the catalog's average.
 
 Few-shot (``mode="auto"``): a tag with ``n`` tagged catalog examples gets
 ``w * votes + (1 - w) * zero-shot`` with ``w = n / (n + FEW_SHOT_PRIOR)``: frequent tags
@@ -17,30 +25,78 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval_tagger.candidates.zeroshot import standardise
+from retrieval_tagger.candidates import title_bridge
 
 MODES = ("auto", "knn", "zeroshot")
+SPACES = ("text", "image", "text_neighbours", "image_neighbours", "colour_neighbours")
+# how a similarity is made comparable across tags: "centred" subtracts the tag's mean over
+# the catalog and divides by the space's typical spread; "z" divides by the tag's own
+# spread; "raw" leaves it. Measured on the fashion catalog (benchmarks/fashion_vocab.py).
+CALIBRATIONS = ("raw", "centred", "z")
+CALIBRATION = "centred"
 CENTRE = 2.0
 SLOPE = 1.5
 FEW_SHOT_PRIOR = 5.0
 
 
-def zero_shot_z(n: int, queries: dict, vectors: dict, stats: dict, weights: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fused per-tag z-scores (n x tags) and which products had any space.
+def tag_space(space: str) -> str:
+    """Which tag vectors a space compares with: the image model's for ``image``, else the text model's."""
+    return "image" if space == "image" else "text"
 
-    ``queries`` maps a space to ``(rows, unit vectors)`` of the products that have it.
+
+def space_queries(index, queries, fusion: dict, titles: np.ndarray | None, self_rows: np.ndarray | None = None) -> dict:
+    """``space -> (rows, unit vectors)`` of a batch for every zero-shot space it has.
+
+    ``queries`` holds the batch's text, image and colour vectors (signals.Queries);
+    ``self_rows`` leaves each product out of its own neighbours (calibration on the catalog).
     """
-    n_tags = len(next(iter(vectors.values())))
+    out = {}
+    if queries.text_vectors is not None and len(queries.text_at):
+        out["text"] = (queries.text_at, queries.text_vectors)
+    if queries.image_vectors is not None and len(queries.image_at):
+        out["image"] = (queries.image_at, queries.image_vectors)
+    if titles is None:
+        return out
+    for store, at, vectors in (("text", queries.text_at, queries.text_vectors), ("image", queries.image_at, queries.image_vectors),
+                               ("colour", queries.image_at, queries.colour_vectors)):
+        if store not in index.modalities or vectors is None or not len(at):
+            continue
+        params = fusion["knn"].get(store) or {"k": 10, "temperature": 0.05}
+        own = None if self_rows is None else self_rows[at]
+        out[f"{store}_neighbours"] = (at, title_bridge.bridged(index, store, vectors, titles, params["k"], params["temperature"], own))
+    return out
+
+
+def statistics(sims: np.ndarray) -> np.ndarray:
+    """(3, tags): each tag's mean and spread over reference products, and the space's
+    typical spread (the mean of the tags' spreads) repeated."""
+    mean, std = sims.mean(axis=0), np.maximum(sims.std(axis=0), 1e-4)
+    return np.stack([mean, std, np.full_like(std, std.mean())]).astype(np.float32)
+
+
+def calibrate(sims: np.ndarray, stats: np.ndarray, how: str | None = None) -> np.ndarray:
+    how = how or CALIBRATION
+    if how == "raw":
+        return (sims - stats[0].mean()) / stats[2][0]
+    if how == "z":
+        return (sims - stats[0]) / stats[1]
+    return (sims - stats[0]) / stats[2]
+
+
+def zero_shot_z(n: int, spaces: dict, tag_vectors: dict, stats: dict, weights: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fused calibrated scores (n x tags) over the spaces each product has, and which
+    products had any. ``spaces`` maps a space to ``(rows, unit vectors)``; ``weights``
+    (space -> weight, missing = 0) defaults to equal weights."""
+    n_tags = len(tag_vectors["text"])
     total = np.zeros((n, n_tags), dtype=np.float32)
     weight_sum = np.zeros(n, dtype=np.float32)
-    for space, (rows, vecs) in queries.items():
-        if space not in vectors or vecs is None or len(rows) == 0:
+    for space, (rows, vecs) in spaces.items():
+        if space not in stats or tag_space(space) not in tag_vectors or vecs is None or len(rows) == 0:
             continue
         w = 1.0 if weights is None else float(weights.get(space, 0.0))
         if w <= 0:
             continue
-        z = standardise(vecs @ vectors[space].T, stats[space][0], stats[space][1])
-        total[rows] += w * z
+        total[rows] += w * calibrate(vecs @ tag_vectors[tag_space(space)].T, stats[space])
         weight_sum[rows] += w
     present = weight_sum > 0
     total[present] /= weight_sum[present, None]

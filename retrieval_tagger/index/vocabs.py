@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from retrieval_tagger import __version__
-from retrieval_tagger.candidates.zeroshot import DEFAULT_TEMPLATES, tag_statistics
+from retrieval_tagger.candidates.zeroshot import DEFAULT_TEMPLATES
 from retrieval_tagger.errors import VocabError
 from retrieval_tagger.index.manifest import sha256_file
-from retrieval_tagger.index.store import stored_vectors
 from retrieval_tagger.vocab_files import Entry, VocabDefinition, read_vocab_file
 
 FOLDER = "vocabs"
@@ -80,12 +79,24 @@ def _folder(index_folder: Path, name: str) -> Path:
     return index_folder / FOLDER / name
 
 
-def _calibration_sample(opened, space: str, seed: int = 0) -> np.ndarray:
-    vectors = stored_vectors(opened.modalities[space].index)
-    if len(vectors) > CALIBRATION_SAMPLE:
-        rows = np.sort(np.random.default_rng(seed).choice(len(vectors), CALIBRATION_SAMPLE, replace=False))
-        vectors = vectors[rows]
-    return np.asarray(vectors, dtype=np.float32)
+def calibration_statistics(tagger, tag_vectors: dict, seed: int = 0) -> dict:
+    """Per space, each tag's similarity statistics over a sample of catalog products,
+    each left out of its own neighbours (vocab_scores.statistics)."""
+    from retrieval_tagger.candidates import title_bridge, vocab_scores
+    from retrieval_tagger.vocab_tagging import catalog_titles_of
+
+    index = tagger.index
+    n = len(index.ids)
+    rows = np.arange(n) if n <= CALIBRATION_SAMPLE else np.sort(np.random.default_rng(seed).choice(n, CALIBRATION_SAMPLE, replace=False))
+    queries = title_bridge.catalog_queries(index, rows)
+    fusion = index.manifest.get("fusion") or {"knn": {}}
+    spaces = vocab_scores.space_queries(index, queries, fusion, catalog_titles_of(tagger), queries.self_rows)
+    stats = {}
+    for space, (_, vectors) in spaces.items():
+        target = vocab_scores.tag_space(space)
+        if target in tag_vectors and len(vectors):
+            stats[space] = vocab_scores.statistics(vectors @ tag_vectors[target].T)
+    return stats
 
 
 def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str = "auto", templates=None, force: bool = False) -> dict:
@@ -100,19 +111,20 @@ def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str 
     templates = tuple(templates) if templates else DEFAULT_TEMPLATES
     if any("{}" not in t for t in templates):
         raise VocabError("every prompt template needs a {} where the tag name goes, e.g. 'a photo of {}'")
-    spaces = {"text": lambda texts: tagger.text_encoder.encode(texts, progress=False)}
+    encoders = {"text": lambda texts: tagger.text_encoder.encode(texts, progress=False)}
     if tagger.image_encoder is not None and getattr(tagger.image_encoder, "text_space", False):
-        spaces["image"] = lambda texts: tagger.image_encoder.encode(texts)
+        encoders["image"] = lambda texts: tagger.image_encoder.encode(texts)
     tmp = out.parent / f".{name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         files = {}
-        for space, encode in spaces.items():
-            vectors = embed_entries(encode, definition.entries, templates)
-            mean, std = tag_statistics(_calibration_sample(opened, space) @ vectors.T)
-            np.save(tmp / f"{space}.npy", vectors)
-            np.save(tmp / f"{space}_stats.npy", np.stack([mean, std]))
+        vectors = {space: embed_entries(encode, definition.entries, templates) for space, encode in encoders.items()}
+        for space, matrix in vectors.items():
+            np.save(tmp / f"{space}.npy", matrix)
+        stats = calibration_statistics(tagger, vectors)
+        for space, values in stats.items():
+            np.save(tmp / f"{space}_stats.npy", values)
         (tmp / "entries.json").write_text(json.dumps([e.to_json() for e in definition.entries], ensure_ascii=False), encoding="utf-8")
         for p in sorted(tmp.iterdir()):
             files[p.name] = {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
@@ -128,9 +140,10 @@ def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str 
             "counts": {"tags": len(definition.entries), "depth": int(depth.max()) + 1 if len(depth) else 0},
             "notes": definition.notes,
             "templates": list(templates),
-            "spaces": sorted(spaces),
-            "calibration": {"sample": min(CALIBRATION_SAMPLE, opened.manifest["counts"]["products"])},
-            "encoders": {space: opened.manifest["encoders"][space]["checksum"] for space in spaces},
+            "tag_spaces": sorted(vectors),
+            "spaces": sorted(stats),
+            "calibration": {"sample": min(CALIBRATION_SAMPLE, len(opened.ids))},
+            "encoders": {space: opened.manifest["encoders"][space]["checksum"] for space in vectors},
             "files": files,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -188,6 +201,6 @@ def load_vocab(opened, name: str) -> StoredVocab:
         if recorded != checksum:
             raise VocabError(f"vocabulary {name!r} was embedded with another {space} model than the index now has; add it again with `rtag vocab add --force`")
     entries = [Entry(**{k: v for k, v in e.items()}) for e in json.loads((folder / "entries.json").read_text(encoding="utf-8"))]
-    vectors = {s: np.load(folder / f"{s}.npy") for s in manifest["spaces"]}
+    vectors = {s: np.load(folder / f"{s}.npy") for s in manifest["tag_spaces"]}
     stats = {s: np.load(folder / f"{s}_stats.npy") for s in manifest["spaces"]}
     return StoredVocab(name, manifest, entries, vectors, stats)
