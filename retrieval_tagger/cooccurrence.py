@@ -29,19 +29,14 @@ class Cooccurrence:
         pairs = np.asarray((binary.T @ binary).todense(), dtype=np.float32)
         return cls(pairs, np.diag(pairs).copy(), int(product_tags.shape[0]))
 
-    def pmi(self, a: np.ndarray, b: np.ndarray, own_a: np.ndarray | None = None, own_b: np.ndarray | None = None) -> np.ndarray:
-        """log P(a, b) / (P(a) P(b)) for arrays of tag columns ``a`` and ``b`` (broadcast).
-
-        ``own_a``/``own_b`` (0/1, same shapes) are whether the query product itself carries
-        a and b: its own tags are taken out of the counts, so a product left out of its own
-        neighbours is also left out of the statistics (leave-one-out).
-        """
-        pairs, count_a, count_b, n = self.pairs[a, b], self.counts[a], self.counts[b], self.n
-        if own_a is not None:
-            pairs = pairs - own_a * own_b
-            count_a, count_b, n = count_a - own_a, count_b - own_b, n - 1
+    def pmi(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """log P(a, b) / (P(a) P(b)) for arrays of tag columns ``a`` and ``b`` (broadcast)."""
         s = SMOOTHING
-        return (np.log(pairs + s) + np.log(n + s) - np.log(count_a + s) - np.log(count_b + s)).astype(np.float32)
+        return (np.log(self.pairs[a, b] + s) + np.log(self.n + s) - np.log(self.counts[a] + s) - np.log(self.counts[b] + s)).astype(np.float32)
+
+    def log_prior(self, a: np.ndarray) -> np.ndarray:
+        """log P(a) of tag columns ``a``."""
+        return np.log((self.counts[a] + SMOOTHING) / (self.n + SMOOTHING)).astype(np.float32)
 
     def similarity(self) -> np.ndarray:
         """(tags x tags) normalised PMI clipped to [0, 1]: 1 for tags that always occur together."""

@@ -183,7 +183,7 @@ def compare(tagger, products, ks=DEFAULT_KS, diversity: float | None = None, **o
     if tagger.reranker is not None:
         picks.update({"reranked": [], f"reranked + MMR (lambda={lam:g})": []})
     truths: list[list[str]] = []
-    for chunk, found, fused, self_rows in tagger.signals(products, **options):
+    for chunk, found, fused, self_rows in tagger.batch_signals(products, **options):
         truths += [p.tags for p in chunk]
         picks["most frequent value"] += select(np.tile(prior, (len(chunk), 1)), vocab, top_n)
         picks["text kNN voting"] += select(found.fused(text_only), vocab, top_n)

@@ -193,7 +193,7 @@ class Tagger:
             fused = self.reranker.score(found, fused, queries.self_rows)
         return fused, found.any_signal(len(products)), warnings
 
-    def signals(self, products: Iterable[Product | dict], every: bool = True, **options) -> Iterator[tuple[list[Product], Signals, np.ndarray, np.ndarray | None]]:
+    def batch_signals(self, products: Iterable[Product | dict], every: bool = True, **options) -> Iterator[tuple[list[Product], Signals, np.ndarray, np.ndarray | None]]:
         """Batches of (products, their signals, fused votes, own catalog rows or None), for
         training and side-by-side evaluation: the products are encoded once, and with
         ``every`` all signals are computed with what the reranker's features need."""

@@ -72,12 +72,15 @@ def test_features_by_hand():
     assert f[BLUE]["name_sim"] == pytest.approx(0.3)
 
 
-def test_features_leave_the_product_out_of_the_tag_statistics():
-    f, _ = hand_batch(self_rows=np.asarray([0]))  # the query is catalog product 0: red shirt cotton
-    assert f[RED]["log_prior"] == pytest.approx(math.log(1.5 / 3.5))
-    assert f[BLUE]["log_prior"] == pytest.approx(math.log(2.5 / 3.5))
-    # without product 0, red never meets shirt nor cotton
-    assert f[RED]["pmi_mean"] == pytest.approx(pmi(0, 1, 1, 3), rel=1e-5)
+def test_catalog_queries_take_tag_statistics_from_the_other_half_of_the_catalog():
+    f, _ = hand_batch(self_rows=np.asarray([0]))  # the query is catalog product 0 (even row)
+    # the odd rows are products 1 (red hat) and 3 (blue hat cotton)
+    assert f[RED]["log_prior"] == pytest.approx(math.log(1.5 / 2.5))
+    assert f[SHIRT]["log_prior"] == pytest.approx(math.log(0.5 / 2.5))
+    # red's context is shirt and cotton, which it never meets there
+    assert f[RED]["pmi_mean"] == pytest.approx((pmi(0, 1, 0, 2) + pmi(0, 1, 1, 2)) / 2, rel=1e-5)
+    outside, _ = hand_batch(self_rows=np.asarray([-1]))  # not in the catalog: all of it counts
+    assert outside[RED]["log_prior"] == pytest.approx(math.log(2.5 / 4.5))
 
 
 def test_leave_one_out_examples_exclude_the_query_itself(both_index):
@@ -220,3 +223,27 @@ def test_a_reranker_of_another_index_build_is_refused(trained, tmp_path):
     path.write_text(json.dumps(man))
     with pytest.raises(RerankerError, match="another build of this index"):
         model.load(open_index(copy))
+
+
+def test_cli_trains_and_uses_the_reranker(both_index, catalog_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from retrieval_tagger.cli.main import app
+
+    runner = CliRunner()
+    folder = tmp_path / "index"
+    shutil.copytree(both_index, folder)
+    trained = runner.invoke(app, ["train-reranker", "--index", str(folder)])
+    assert trained.exit_code == 0, trained.output
+    assert "facet accuracy voting" in trained.output and (folder / "reranker" / "model.txt").is_file()
+    args = ["tag", "--index", str(folder), "--text", "blue denim jeans", "--top-n", "3"]
+    reranked = json.loads(runner.invoke(app, args).output)
+    plain = json.loads(runner.invoke(app, args + ["--no-rerank"]).output)
+    assert reranked["tags"] and plain["tags"] and reranked != plain
+    assert all(t["score"] >= 0.5 for t in json.loads(runner.invoke(app, args + ["--min-score", "0.5"]).output)["tags"])
+    table = runner.invoke(app, ["eval", "--index", str(folder), str(catalog_csv), "--compare", "--diversity", "0.5"])
+    assert table.exit_code == 0, table.output
+    for method in ("most frequent value", "text kNN voting", "voting (fused)", "reranked", "reranked + MMR (lambda=0.5)"):
+        assert method in table.output
+    bad = runner.invoke(app, ["tag", "--index", str(folder), "--text", "x", "--diversity", "2"])
+    assert bad.exit_code != 0 and "diversity" in str(bad.exception)

@@ -38,11 +38,27 @@ def info(
             lines.append(f"  {facet:<18} " + " ".join(f"{name}={w:.1f}" for name, w in weights.items()))
     elif fit:
         lines.append(f"fusion: defaults ({fit.get('reason', 'not fitted')})")
+    lines.append(_reranker_line(location.resolve(index)))
     top = ", ".join(f"{t['tag']} ({t['count']})" for t in man["vocabulary"][:8])
     lines.append(f"top tags: {top}")
     if verify:
         lines.append(f"verified sha256 of {len(man.get('files', {}))} files: ok")
     typer.echo("\n".join(lines))
+
+
+def _reranker_line(folder) -> str:
+    """One line on the index's trained reranker, read from its own manifest."""
+    path = folder / "reranker" / "manifest.json"
+    if not path.is_file():
+        return "reranker: none (train one with `rtag train-reranker`)"
+    man = json.loads(path.read_text(encoding="utf-8"))
+    training = man.get("training", {})
+    rep = training.get("report") or {}
+    line = f"reranker: {training.get('rounds')} trees over {len(man.get('features', []))} features, trained {man.get('created')} ({training.get('source')})"
+    if rep:
+        line += (f"; held-out facet accuracy {rep['voting']['facet_accuracy']:.4f} voting -> {rep['reranked']['facet_accuracy']:.4f} reranked, "
+                 f"ECE {rep['ece']['chosen_tags']:.4f}")
+    return line
 
 
 def register(app: typer.Typer) -> None:

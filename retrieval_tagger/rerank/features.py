@@ -14,7 +14,7 @@ import numpy as np
 from retrieval_tagger.candidates.shortlist import shortlist
 from retrieval_tagger.candidates.signals import KNN_SIGNALS, Signals
 from retrieval_tagger.candidates.zeroshot import tag_groups
-from retrieval_tagger.cooccurrence import SMOOTHING, Cooccurrence
+from retrieval_tagger.cooccurrence import Cooccurrence
 
 CANDIDATES_PER_SIGNAL = 20
 CANDIDATES_PER_GROUP = 3
@@ -46,6 +46,16 @@ class TagTable:
     groups: list[np.ndarray]
     free_group: int  # group number of the free tags, -1 when there are none
     cooc: Cooccurrence
+    product_tags: object = None
+    _halves: dict | None = None
+
+    def half(self, parity: int) -> Cooccurrence:
+        """Statistics of the catalog rows with this parity (computed on first use)."""
+        if self._halves is None:
+            self._halves = {}
+        if parity not in self._halves:
+            self._halves[parity] = Cooccurrence.from_product_tags(self.product_tags[parity::2])
+        return self._halves[parity]
 
     @classmethod
     def from_index(cls, index) -> "TagTable":
@@ -56,7 +66,7 @@ class TagTable:
         for g, cols in enumerate(groups):
             group_of[cols], size[cols] = g, len(cols)
         free_group = len(groups) - 1 if len(vocab.free) else -1
-        return cls(group_of, size, groups, free_group, Cooccurrence.from_product_tags(index.product_tags))
+        return cls(group_of, size, groups, free_group, Cooccurrence.from_product_tags(index.product_tags), index.product_tags)
 
 
 def _ranks(values: np.ndarray, same_group: np.ndarray) -> np.ndarray:
@@ -106,9 +116,9 @@ def build(found: Signals, fused: np.ndarray, table: TagTable, index, names: list
     """Candidates and features for a batch of products.
 
     ``found`` are the batch's signals (computed with ``similarities=True``), ``fused``
-    their fused scores, ``names`` the feature list to produce. With ``self_rows`` each
-    product's own catalog row (>= 0) is left out of the tag statistics as it was left out
-    of its neighbours.
+    their fused scores, ``names`` the feature list to produce. ``self_rows`` are the
+    products' own catalog rows (-1: not in the catalog) when they were left out of their
+    neighbours; see :func:`_statistics` for the tag statistics they get.
     """
     n = fused.shape[0]
     knn_scores = [found.scores[s] for s in ("text", "image", "names") if s in found.scores]
@@ -117,11 +127,6 @@ def build(found: Signals, fused: np.ndarray, table: TagTable, index, names: list
     rows = np.arange(n)[:, None]
     group = table.group_of[cand]
     same_group = (group[:, :, None] == group[:, None, :]) & valid[:, None, :]
-    own = None
-    if self_rows is not None:
-        own = np.zeros(fused.shape, dtype=np.float32)
-        inside = self_rows >= 0
-        own[inside] = index.product_tags[self_rows[inside]].toarray() > 0
     position = np.full(fused.shape, -1, dtype=np.int64)
     position[rows, cand] = np.where(valid, np.arange(size)[None, :], -1)
 
@@ -148,19 +153,34 @@ def build(found: Signals, fused: np.ndarray, table: TagTable, index, names: list
     feats["fused"], feats["fused_rank"] = f, _ranks(f, same_group)
     others = np.where(same_group & ~np.eye(size, dtype=bool)[None], f[:, None, :], -np.inf).max(axis=2)
     feats["fused_margin"] = f - np.where(np.isfinite(others), others, 0.0)
-    own_c = None if own is None else gather(own)
-    counts, total = table.cooc.counts[cand], table.cooc.n
-    if own_c is not None:
-        counts, total = counts - own_c, total - 1
-    feats["log_prior"] = np.log((counts + SMOOTHING) / (total + SMOOTHING))
     feats["facet"] = group.astype(np.float32)
     feats["group_size"] = table.group_size[cand]
-    feats["pmi_mean"], feats["pmi_min"] = _context_pmi(fused, cand, group, table, own, own_c)
+    feats["log_prior"] = np.zeros((n, size), np.float32)
+    feats["pmi_mean"], feats["pmi_min"] = np.zeros((n, size), np.float32), np.zeros((n, size), np.float32)
+    for at, cooc in _statistics(table, self_rows, n):
+        feats["log_prior"][at] = cooc.log_prior(cand[at])
+        feats["pmi_mean"][at], feats["pmi_min"][at] = _context_pmi(fused[at], cand[at], group[at], table, cooc)
     x = np.stack([feats[name] for name in names], axis=2).astype(np.float32)
     return Batch(cand, valid, x)
 
 
-def _context_pmi(fused, cand, group, table: TagTable, own, own_c) -> tuple[np.ndarray, np.ndarray]:
+def _statistics(table: TagTable, self_rows: np.ndarray | None, n: int) -> list[tuple[np.ndarray, Cooccurrence]]:
+    """Which tag statistics each product's features use: the whole catalog's, except for
+    catalog products queried as themselves, which use the other half of the catalog.
+
+    Taking a product's own tags out of the counts would not do: a true tag's count would
+    then always be one lower than the same tag's count when it is wrong, and the trees
+    learn that difference instead of anything that holds for new products.
+    """
+    if self_rows is None:
+        return [(np.arange(n), table.cooc)]
+    out = [(np.flatnonzero(self_rows < 0), table.cooc)]
+    for parity in (0, 1):
+        out.append((np.flatnonzero((self_rows >= 0) & (self_rows % 2 == parity)), table.half(1 - parity)))
+    return [(at, cooc) for at, cooc in out if len(at)]
+
+
+def _context_pmi(fused, cand, group, table: TagTable, cooc: Cooccurrence) -> tuple[np.ndarray, np.ndarray]:
     """Mean and lowest PMI of each candidate with the product's context: the best-scoring
     tag of every other group (and the top free tags), so a candidate that clashes with the
     product's likely category or gender is marked."""
@@ -173,8 +193,7 @@ def _context_pmi(fused, cand, group, table: TagTable, own, own_c) -> tuple[np.nd
         context_group += [g] * m
     ctx = np.concatenate(context, axis=1)
     ctx_group = np.asarray(context_group)
-    own_b = None if own is None else np.take_along_axis(own, ctx, axis=1)[:, None, :]
-    pmi = table.cooc.pmi(cand[:, :, None], ctx[:, None, :], None if own is None else own_c[:, :, None], own_b)
+    pmi = cooc.pmi(cand[:, :, None], ctx[:, None, :])
     # a facet's own best value is no context for its other values; a free tag is none for itself
     use = np.where(group[:, :, None] == table.free_group, ctx[:, None, :] != cand[:, :, None], ctx_group[None, None, :] != group[:, :, None])
     count = use.sum(axis=2)

@@ -28,7 +28,7 @@ FOLDER = "reranker"
 MODEL_FILE = "model.txt"
 PARAMS = {
     "objective": "binary",
-    "learning_rate": 0.05,
+    "learning_rate": 0.1,
     "num_leaves": 63,
     "min_data_in_leaf": 50,
     "feature_fraction": 0.8,
@@ -37,8 +37,8 @@ PARAMS = {
     "seed": 0,
     "verbose": -1,
 }
-MAX_ROUNDS = 1000
-EARLY_STOPPING = 50
+MAX_ROUNDS = 500
+EARLY_STOPPING = 30
 # isotonic calibration is flat beyond its last knots: the raw score breaks such ties
 # (moving the probability by at most 1e-6, invisible in 4-decimal output)
 TIE_BREAK = 1e-6

@@ -107,7 +107,7 @@ def from_tagger(tagger, products, names: list[str], progress=None) -> Examples:
     table = features.TagTable.from_index(tagger.index)
     vocab = tagger.index.vocab
     parts, splits, truth_rows, offset = [], [], [], 0
-    for chunk, found, fused, self_rows in tagger.signals(products, every=True, exclude_self=True):
+    for chunk, found, fused, self_rows in tagger.batch_signals(products, every=True, exclude_self=True):
         indptr, indices = vocab.encode_lists([p.tags for p in chunk])
         truth = sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(len(chunk), len(vocab)))
         x, y, q, c = batch_examples(found, fused, truth.toarray() > 0, table, tagger.index, names, self_rows)
