@@ -170,10 +170,8 @@ def compare(tagger, products, ks=DEFAULT_KS, diversity: float | None = None, **o
     """
     from retrieval_tagger import mmr
     from retrieval_tagger.candidates.fuse import column_weights, select
-    from retrieval_tagger.pipeline import DEFAULT_DIVERSITY
-
     options.setdefault("exclude_self", True)
-    lam = DEFAULT_DIVERSITY if diversity is None else diversity
+    lam = mmr.DEFAULT_LAMBDA if diversity is None else diversity
     vocab = tagger.index.vocab
     top_n = max(*ks, len(vocab.facets), 10)
     similarity = tagger.tag_similarity()

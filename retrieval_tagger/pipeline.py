@@ -27,7 +27,6 @@ from retrieval_tagger.rerank import model as rerank_model
 
 # Fused scores are vote shares; below 5% a tag is noise (every tag gets some zero-shot mass).
 DEFAULT_MIN_SCORE = 0.05
-DEFAULT_DIVERSITY = 1.0
 
 
 @dataclass
@@ -48,7 +47,7 @@ class TagOptions:
     exclusive: bool = True
     exclude_self: bool = False
     rerank: bool = True  # use the index's trained reranker when it has one
-    diversity: float = DEFAULT_DIVERSITY  # MMR's lambda: 1 ranks by score alone, 0 by dissimilarity alone
+    diversity: float = mmr.DEFAULT_LAMBDA  # MMR's lambda: 1 ranks by score alone, 0 by dissimilarity alone
     chunk_size: int | None = None  # products per batch; default: 2048, fewer for large vocabularies
     progress: bool | None = None
 

@@ -22,7 +22,7 @@ def evaluate_cmd(
     weights: str = Weights,
     rerank: bool = Rerank,
     diversity: float = Diversity,
-    side_by_side: bool = typer.Option(False, "--compare", help="One table of every method on the same products: most frequent value, text kNN voting, fused voting, reranked, reranked + MMR (at --diversity, or 0.7 when it is left at 1)."),
+    side_by_side: bool = typer.Option(False, "--compare", help="One table of every method on the same products: most frequent value, text kNN voting, fused voting, reranked, reranked + MMR (at --diversity)."),
     exclude_self: bool = typer.Option(True, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
     id_col: str = common.IdCol,
     text_cols: str = common.TextCols,
@@ -58,7 +58,9 @@ def evaluate_cmd(
         results = compare(tagger, products, cutoffs, diversity, **opts)
         typer.echo(json.dumps(results, indent=2) if as_json else format_comparison(results))
         return
-    metrics = evaluate(tagger, products, cutoffs, examples=examples, diversity=diversity, **opts)
+    if diversity is not None:
+        opts["diversity"] = diversity
+    metrics = evaluate(tagger, products, cutoffs, examples=examples, **opts)
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
 
 

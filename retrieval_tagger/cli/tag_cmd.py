@@ -21,10 +21,10 @@ Weights = typer.Option(
 
 Rerank = typer.Option(True, "--rerank/--no-rerank", help="Use the index's trained reranker (rtag train-reranker) when it has one; --no-rerank ranks by fused votes.")
 Diversity = typer.Option(
-    1.0,
+    None,
     "--diversity",
     help="MMR lambda in [0, 1]: 1 ranks tags by score alone; lower values prefer tags unlike those already chosen "
-    "(tag-name similarity blended with co-occurrence).",
+    "(tag-name similarity blended with co-occurrence); the likeliest tag always comes first [default: 0.9, measured].",
 )
 
 
@@ -93,7 +93,9 @@ def tag(
         products, _ = read_catalog(input_file, spec, purpose="query")
     else:
         products = [{"id": "query", "text": text or "", "image": str(image) if image else None}]
-    opts = tag_options(k, temperature, weights, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self, rerank=rerank, diversity=diversity)
+    opts = tag_options(k, temperature, weights, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self, rerank=rerank)
+    if diversity is not None:
+        opts["diversity"] = diversity
     if vocab is not None:
         opts.update(vocab=vocab, mode=mode, depth=depth)
     elif mode != "auto" or depth is not None:
