@@ -47,7 +47,9 @@ SPACES = {
     "image only, via neighbours' titles": {"image_neighbours": 1.0, "colour_neighbours": 1.0},
     "image only, both": {"image": 1.0, "image_neighbours": 1.0, "colour_neighbours": 1.0},
     "title+image, direct": {"text": 1.0, "image": 1.0},
-    "title+image, all spaces (default)": None,
+    "title+image, all spaces equal": {space: 1.0 for space in vocab_scores.SPACES},
+    "title+image, neighbours as one": {"text": 1.0, "image": 1.0, "text_neighbours": 1 / 3, "image_neighbours": 1 / 3, "colour_neighbours": 1 / 3},
+    "title+image, default weights": None,
 }
 FEW_SHOT_N = (0, 1, 5, 20)
 TAX_FACETS = ("masterCategory", "subCategory", "articleType")
@@ -164,16 +166,14 @@ def main() -> None:
             man = add_vocab(tagger, file, f"facets-{name.replace(' ', '-')}", templates=templates, force=True)
             for split, items, own in (("catalog sample", sample, True), ("dev", products, False)):
                 for calibration in vocab_scores.CALIBRATIONS:
-                    vocab_scores.CALIBRATION = calibration
                     for label, weights in SPACES.items():
-                        if (name == "bare names" or calibration != "centred") and not label.startswith("title+image"):
+                        if (name == "bare names" or split == "dev") and calibration != default_calibration and not label.startswith("title+image"):
                             continue
-                        scores, *_ = tagger.score_vocab(items, vocab=man["name"], mode="zeroshot", vocab_weights=weights, exclude_self=own, progress=False)
+                        scores, *_ = tagger.score_vocab(items, vocab=man["name"], mode="zeroshot", vocab_weights=weights, vocab_calibration=calibration, exclude_self=own, progress=False)
                         acc = facet_accuracy(scores, lines, items, FACETS)
                         key = f"{split} | {label} | {name} | {calibration}"
                         report["facets"][key] = acc
                         print(f"{key:<75} mean {np.mean(list(acc.values())):.4f} " + " ".join(f"{f} {a:.4f}" for f, a in acc.items()), flush=True)
-        vocab_scores.CALIBRATION = default_calibration
 
     if "taxonomy" not in skip:
         lines = taxonomy_lines(catalog)

@@ -56,7 +56,7 @@ def score_chunk(tagger, products, opts, run: VocabRun, mode: str, fusion: dict, 
         wanted_votes = {name for name, w in weights.items() if len(tagger.index.vocab) and (w > 0).any()}
     queries, warnings = tagger._queries(products, {"text", "image", "colour"} | wanted_votes, opts.exclude_self)
     spaces = vocab_scores.space_queries(tagger.index, queries, fusion, run.titles, queries.self_rows)
-    z, present = vocab_scores.zero_shot_z(len(products), spaces, run.stored.vectors, run.stored.stats, opts.vocab_weights)
+    z, present = vocab_scores.zero_shot_z(len(products), spaces, run.stored.vectors, run.stored.stats, opts.vocab_weights, opts.vocab_calibration)
     votes = None
     if wanted_votes:
         found = signal_stage.compute(tagger.index, queries, wanted_votes, fusion, tagger.mentions)
