@@ -50,6 +50,11 @@ class TagOptions:
     diversity: float = mmr.DEFAULT_LAMBDA  # MMR's lambda: 1 ranks by score alone, 0 by dissimilarity alone
     chunk_size: int | None = None  # products per batch; default: 2048, fewer for large vocabularies
     progress: bool | None = None
+    vocab: str | None = None  # tag against this stored vocabulary (rtag vocab add) instead of the catalog's tags
+    mode: str = "auto"  # with a vocab: knn (votes only), zeroshot (tag names only) or auto (few-shot blend)
+    depth: int | None = None  # with a taxonomy vocab: cut the tree at this many levels
+    vocab_weights: dict | None = None  # with a vocab: weight of each zero-shot space (vocab_scores.SPACES); default equal
+    vocab_calibration: str | None = None  # with a vocab: raw, centred or z (see vocab_scores.calibrate)
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> "TagOptions":
@@ -70,6 +75,17 @@ class TagOptions:
             bad = sorted(set(opts.weights) - set(SIGNALS))
             if bad or any(w < 0 for w in opts.weights.values()) or not any(opts.weights.values()):
                 raise RtagError(f"weights must be non-negative, not all zero, and named among {', '.join(SIGNALS)}; got {opts.weights}")
+        if opts.mode not in ("auto", "knn", "zeroshot"):
+            raise RtagError(f"mode must be auto, knn or zeroshot, got {opts.mode!r}")
+        if opts.depth is not None and opts.depth < 1:
+            raise RtagError(f"depth must be at least 1, got {opts.depth}")
+        from retrieval_tagger.candidates.vocab_scores import CALIBRATIONS, SPACES as VOCAB_SPACES
+
+        if opts.vocab_calibration is not None and opts.vocab_calibration not in CALIBRATIONS:
+            raise RtagError(f"vocab_calibration must be one of {', '.join(CALIBRATIONS)}, got {opts.vocab_calibration!r}")
+        if opts.vocab_weights is not None:
+            if set(opts.vocab_weights) - set(VOCAB_SPACES) or any(w < 0 for w in opts.vocab_weights.values()):
+                raise RtagError(f"vocab_weights takes non-negative weights named among {', '.join(VOCAB_SPACES)}, got {opts.vocab_weights}")
         return opts
 
     def fusion(self, fitted: dict) -> dict:
@@ -114,6 +130,22 @@ def as_product(item: Product | dict) -> Product:
     return product
 
 
+def canonical_spec(spec: str) -> str:
+    """Model folders are compared by their absolute path, other specs as written."""
+    return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
+
+
+def _load_index_image_encoder(opened: OpenIndex, spec: str, device: str | None):
+    """The image encoder an index names; ``@index/...`` is a model folder inside the index."""
+    from retrieval_tagger.index.build import INDEX_MODEL_SPEC
+
+    if spec != INDEX_MODEL_SPEC:
+        return load_image_encoder(spec, device)
+    encoder = load_image_encoder(str(opened.folder / spec.split("/", 1)[1]), device)
+    encoder.spec = spec
+    return encoder
+
+
 class Tagger:
     """Tags products against one index. Build it with :meth:`Tagger.load`."""
 
@@ -138,13 +170,13 @@ class Tagger:
         opened = open_index(index, verify=verify)
         recorded = opened.manifest["encoders"]
         for role, requested in (("text", text_model), ("image", image_model)):
-            if requested and role in recorded and requested != recorded[role]["spec"]:
+            if requested and role in recorded and canonical_spec(requested) != canonical_spec(recorded[role]["spec"]):
                 raise EncoderMismatchError(
                     f"index {opened.folder} was built with {role} model {recorded[role]['spec']!r}, not {requested!r}: "
                     "query with the same model or rebuild the index"
                 )
         text_enc = load_text_encoder(recorded["text"]["spec"], device)
-        image_enc = load_image_encoder(recorded["image"]["spec"], device) if "image" in recorded else None
+        image_enc = _load_index_image_encoder(opened, recorded["image"]["spec"], device) if "image" in recorded else None
         check_encoder(opened, "text", text_enc)
         check_encoder(opened, "image", image_enc)
         return cls(opened, text_enc, image_enc, rerank)
@@ -242,6 +274,41 @@ class Tagger:
             return opts.chunk_size
         return int(min(2048, max(128, 16_000_000 // max(len(self.index.vocab), 1))))
 
+    def score_vocab(self, products: Iterable[Product | dict], **options) -> tuple[np.ndarray, np.ndarray, list[Product], list[str | None]]:
+        """Scores (products x vocabulary tags) against the stored vocabulary ``vocab``,
+        which products could be scored, the products, and warnings."""
+        from retrieval_tagger import vocab_tagging
+
+        opts = TagOptions.from_kwargs(**options)
+        if opts.vocab is None:
+            raise RtagError("score_vocab needs vocab=NAME (see `rtag vocab list`)")
+        return self._vocab_scores([as_product(p) for p in products], opts, vocab_tagging.VocabRun.prepare(self, opts.vocab))
+
+    def _vocab_scores(self, items: list[Product], opts: TagOptions, run):
+        from retrieval_tagger import vocab_tagging
+
+        vocab_tagging.check_mode(opts.mode, run)
+        fusion = opts.fusion(self.fusion)
+        weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
+        size = opts.chunk_size or int(min(2048, max(128, 16_000_000 // max(len(run.view), 1))))
+        chunks, signal, warnings = [], [], []
+        for start in range(0, len(items), size):
+            scores, present, warn = vocab_tagging.score_chunk(self, items[start:start + size], opts, run, opts.mode, fusion, weights)
+            chunks.append(scores)
+            signal.append(present)
+            warnings.extend(warn)
+        if not chunks:
+            return np.zeros((0, len(run.view)), np.float32), np.zeros(0, bool), items, []
+        return np.concatenate(chunks), np.concatenate(signal), items, warnings
+
+    def _tag_with_vocab(self, products, opts: TagOptions):
+        from retrieval_tagger import vocab_tagging
+
+        run = vocab_tagging.VocabRun.prepare(self, opts.vocab)
+        scores, signal, items, warnings = self._vocab_scores([as_product(p) for p in products], opts, run)
+        picked = vocab_tagging.select(run, scores, opts) if len(items) else []
+        return items, picked, signal, warnings, run.view.tags
+
     def tag_similarity(self) -> np.ndarray:
         """The (tags x tags) similarity MMR uses, computed on first use."""
         if self._tag_similarity is None:
@@ -259,12 +326,17 @@ class Tagger:
         """Tag products; every input appears in the output, with ``error`` if untaggable.
 
         Options (see :class:`TagOptions`): k, temperature, weights, top_n, min_score,
-        exclusive, exclude_self, rerank, diversity, chunk_size, progress.
+        exclusive, exclude_self, rerank, diversity, chunk_size, progress; ``vocab``
+        (with ``mode``, ``depth``, ``vocab_weights``, ``vocab_calibration``) tags against
+        a stored vocabulary instead.
         """
         opts = TagOptions.from_kwargs(**options)
-        scores, signal, items, warnings = self.score(products, **asdict(opts))
-        picked = self.select(scores, opts) if len(items) else []
-        tags = self.index.vocab.tags
+        if opts.vocab is not None:
+            items, picked, signal, warnings, tags = self._tag_with_vocab(products, opts)
+        else:
+            scores, signal, items, warnings = self.score(products, **asdict(opts))
+            picked = self.select(scores, opts) if len(items) else []
+            tags = self.index.vocab.tags
         results = []
         for i, product in enumerate(items):
             if product.problem:
