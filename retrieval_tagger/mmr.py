@@ -3,17 +3,16 @@ tags already chosen.
 
 At every step the chosen tag maximises ``lam * score - (1 - lam) * max similarity to the
 chosen tags``; ``lam = 1`` is plain ranking by score, ``lam = 0`` picks the most likely
-tag first and then always the least similar one. Facet exclusivity holds throughout:
-once a facet has a value, its other values leave the running. All products of a batch
-move through the steps together, so the work is (products x candidates) per step.
+tag first and then always the least similar one. Facet exclusivity holds: each facet
+offers its best value only. All products of a batch move through the steps together,
+so the work is (products x candidates) per step.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from retrieval_tagger.candidates.shortlist import shortlist
-from retrieval_tagger.candidates.zeroshot import tag_groups
+from retrieval_tagger.candidates.fuse import choices
 from retrieval_tagger.cooccurrence import Cooccurrence
 from retrieval_tagger.vocab import TagVocab
 
@@ -23,7 +22,7 @@ EMBEDDING_SHARE = 0.5  # tag-tag similarity: half name-embedding cosine, half co
 # similarity 0.287 -> 0.231) for 0.3 points of P@5 and no change in facet accuracy; 0.8
 # costs 0.7 points. The first tag is always the likeliest, so P@1 never changes.
 DEFAULT_LAMBDA = 0.9
-POOL = 3  # MMR chooses top_n tags among the top 3 x top_n (at least 30) of each group and overall
+POOL = 3  # MMR chooses top_n tags among the best 3 x top_n (at least 30) free tags and facet values
 
 
 def tag_similarity(tag_vectors: np.ndarray | None, cooc: Cooccurrence, embedding_share: float = EMBEDDING_SHARE) -> np.ndarray:
@@ -42,20 +41,16 @@ def select(scores: np.ndarray, vocab: TagVocab, similarity: np.ndarray, lam: flo
     """Each product's tags as (column, score) in the order MMR picks them.
 
     Same contract as :func:`retrieval_tagger.candidates.fuse.select`, which this equals
-    at ``lam = 1``: tags scoring 0 or below ``min_score`` are never picked.
+    at ``lam = 1``: with ``exclusive`` each facet offers only its best value (MMR orders
+    facets and free tags, it never swaps a facet's value for a less likely one), and
+    tags scoring 0 or below ``min_score`` are never picked.
     """
     n = scores.shape[0]
     if n == 0 or scores.shape[1] == 0:
         return [[] for _ in range(n)]
-    groups = tag_groups(vocab)
-    pool = max(POOL * top_n, 30)
-    cand, real = shortlist([scores], groups, scores, per_signal=pool, per_group=pool)
-    rel = np.take_along_axis(scores, cand, axis=1).astype(np.float64)
-    available = real & (rel > 0) & (rel >= min_score)
-    group_of = np.full(scores.shape[1], -1, dtype=np.int64)
-    for g, cols in enumerate(vocab.facets.values()):
-        group_of[cols] = g
-    group = group_of[cand]  # -1: a free tag, which excludes nothing
+    cand, rel = choices(scores, vocab, max(POOL * top_n, 30), exclusive)
+    rel = rel.astype(np.float64)
+    available = (rel > 0) & (rel >= min_score)
     rows = np.arange(n)
     closest = np.zeros_like(rel)
     picked = np.full((n, top_n), -1, dtype=np.int64)
@@ -68,11 +63,7 @@ def select(scores: np.ndarray, vocab: TagVocab, similarity: np.ndarray, lam: flo
             break
         picked[ok, step] = pos[ok]
         available[rows, pos] = False
-        if exclusive:
-            chosen_group = group[rows, pos]
-            available &= ~(ok[:, None] & (chosen_group[:, None] >= 0) & (group == chosen_group[:, None]))
-        sim_to_chosen = similarity[cand, cand[rows, pos][:, None]]
-        closest = np.where(ok[:, None], np.maximum(closest, sim_to_chosen), closest)
+        closest = np.where(ok[:, None], np.maximum(closest, similarity[cand, cand[rows, pos][:, None]]), closest)
     return [
         [(int(cand[i, p]), float(rel[i, p])) for p in picked[i] if p >= 0]
         for i in range(n)

@@ -144,12 +144,12 @@ def test_mmr_at_lambda_zero_picks_the_least_similar():
     assert [c for c, _ in middle] == [0, 2]  # 0.5*0.8-0.5*0.9 < 0.5*0.7-0.5*0.2
 
 
-def test_mmr_keeps_facets_exclusive():
-    vocab = TagVocab(["a:1", "a:2", "b:1"], [1] * 3)
-    scores = np.asarray([[0.9, 0.8, 0.1]], dtype=np.float32)
-    sim = np.eye(3, dtype=np.float32)
+def test_mmr_keeps_facets_exclusive_and_never_swaps_a_facet_value():
+    vocab = TagVocab(["a:1", "a:2", "b:1", "b:2"], [1] * 4)
+    scores = np.asarray([[0.9, 0.8, 0.5, 0.4]], dtype=np.float32)
+    sim = np.asarray([[1, 0, 0.9, 0], [0, 1, 0, 0], [0.9, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float32)
     (picked,) = mmr.select(scores, vocab, sim, 0.0, top_n=3)
-    assert [c for c, _ in picked] == [0, 2]
+    assert [c for c, _ in picked] == [0, 2]  # b:2 is unlike a:1, but b:1 is b's likelier value
 
 
 def test_tag_similarity_blends_names_and_cooccurrence():

@@ -53,13 +53,12 @@ def facet_best(scores: np.ndarray, vocab: TagVocab) -> dict[str, tuple[np.ndarra
     return best
 
 
-def select(scores: np.ndarray, vocab: TagVocab, top_n: int = 10, min_score: float = 0.0, exclusive: bool = True) -> list[list[tuple[int, float]]]:
-    """Each product's tags as (column, score), best first.
+def choices(scores: np.ndarray, vocab: TagVocab, top_n: int, exclusive: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The tags a product's list is chosen from, as (columns, scores), in no set order.
 
-    With ``exclusive`` each facet contributes its best value only; free tags compete
-    on score. Tags scoring 0 or below ``min_score`` are left out.
+    With ``exclusive`` each facet offers its best value only, and the free tags their
+    best ``top_n``; otherwise the best ``top_n`` of all tags.
     """
-    n = scores.shape[0]
     if exclusive and vocab.facets:
         best = list(facet_best(scores, vocab).values())
         parts_cols = [cols for cols, _ in best]
@@ -76,6 +75,17 @@ def select(scores: np.ndarray, vocab: TagVocab, top_n: int = 10, min_score: floa
         m = min(top_n, scores.shape[1])
         cand_cols = np.argpartition(-scores, m - 1, axis=1)[:, :m]
         cand_scores = np.take_along_axis(scores, cand_cols, axis=1)
+    return cand_cols, cand_scores
+
+
+def select(scores: np.ndarray, vocab: TagVocab, top_n: int = 10, min_score: float = 0.0, exclusive: bool = True) -> list[list[tuple[int, float]]]:
+    """Each product's tags as (column, score), best first.
+
+    With ``exclusive`` each facet contributes its best value only; free tags compete
+    on score. Tags scoring 0 or below ``min_score`` are left out.
+    """
+    n = scores.shape[0]
+    cand_cols, cand_scores = choices(scores, vocab, top_n, exclusive)
     order = np.argsort(-cand_scores, axis=1, kind="stable")[:, :top_n]
     cand_cols = np.take_along_axis(cand_cols, order, axis=1)
     cand_scores = np.take_along_axis(cand_scores, order, axis=1)
