@@ -82,12 +82,16 @@ class TextTower:
         self.model = model
         self.hf = hasattr(model, "text") and hasattr(model.text, "proj")
         self.unlocked_layers = int(unlocked_layers)
+        self.projection = projection
+
+    def set_trainable(self) -> None:
+        """Freeze the tower except the unlocked top layers and (if asked) the projection."""
         for p in self._tower_parameters():
             p.requires_grad_(False)
         if self.unlocked_layers:
             self._unlock_top(self.unlocked_layers)
         for p in self.projection_parameters():
-            p.requires_grad_(projection)
+            p.requires_grad_(self.projection)
 
     def _owner_and_name(self) -> tuple[nn.Module, str]:
         return (self.model.text, "proj") if self.hf else (self.model, "text_projection")

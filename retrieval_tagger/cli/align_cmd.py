@@ -16,13 +16,15 @@ def align(
     text_cols: str = common.TextCols,
     image_col: str = common.ImageCol,
     base: str = typer.Option("rtag-lite", "--base", help="Image model to start from: rtag-lite[@SIZE], ARCH:TAG, ARCH:/path/ckpt or a model folder."),
-    epochs: int = typer.Option(30, "--epochs", help="Most epochs; training stops earlier when validation recall stops improving."),
+    epochs: int = typer.Option(12, "--epochs", help="Epochs of the cosine learning-rate schedule; training stops earlier when validation recall stops improving."),
     batch_size: int = typer.Option(1024, "--batch-size", help="Pairs per contrastive batch (more negatives help, to a point)."),
     lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the projection heads."),
     unlock_text_layers: int = typer.Option(0, "--unlock-text-layers", help="Also train this many top text-tower layers (slower; 0 keeps the tower frozen)."),
+    text_projection: bool = typer.Option(False, "--train-text-projection/--frozen-text-projection", help="Also train the text projection (by default the text space stays as the text model made it, so tag names keep their meaning)."),
+    image_head: str = typer.Option("linear", "--image-head", help="rtag-lite's image projection: linear or mlp."),
     colour: bool = typer.Option(True, "--colour/--no-colour", help="Train a colour head on the photo's colour histogram."),
     val_fraction: float = typer.Option(0.05, "--val-fraction", help="Share of pairs held out for validation recall."),
-    patience: int = typer.Option(4, "--patience", help="Stop after this many epochs without better validation recall."),
+    patience: int = typer.Option(3, "--patience", help="Stop after this many epochs without better validation recall."),
     seed: int = typer.Option(0, "--seed", help="Random seed; equal seeds give equal models."),
     image_batch: int = typer.Option(64, "--image-batch", help="Images per batch when computing the frozen features."),
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
@@ -42,6 +44,7 @@ def align(
     spec = common.catalog_spec(id_col, text_cols, image_col, None, None, strict)
     opts = AlignOptions.from_kwargs(
         epochs=epochs, batch_size=batch_size, lr=lr, unlocked_text_layers=unlock_text_layers, colour=colour,
+        text_projection=text_projection, image_head=image_head,
         val_fraction=val_fraction, patience=patience, seed=seed,
     )
     man = run_align(catalog, output, spec, base, opts, force=force, restart=restart, device=device, batch_size=image_batch, cache_dir=cache_dir)
