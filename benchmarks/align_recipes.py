@@ -37,6 +37,8 @@ RECIPES = {
     "text projection frozen": dict(text_projection=False),
     "frozen, MLP image head": dict(text_projection=False, image_head="mlp"),
     "frozen, no colour head": dict(text_projection=False, colour=False),
+    "frozen, colour lr 1e-2": dict(text_projection=False, colour_lr=1e-2),
+    "frozen, colour lr 3e-2": dict(text_projection=False, colour_lr=3e-2),
 }
 
 
@@ -72,7 +74,7 @@ def main() -> None:
     ap.add_argument("--cache-dir", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=here / "results" / "align" / "recipes")
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--only", default="", help="comma-separated recipe names")
+    ap.add_argument("--only", default="", help="recipe names separated by ;")
     args = ap.parse_args()
     labels = {row["id"]: row for _, row in iter_rows(args.catalog)[1]}
     pairs, _, _ = read_pairs(args.catalog, SPEC)
@@ -81,7 +83,7 @@ def main() -> None:
     val = np.flatnonzero(pairs.val & feats.ok)
     report = {}
     for name, overrides in RECIPES.items():
-        if args.only and name not in args.only.split(","):
+        if args.only and name not in args.only.split(";"):
             continue
         out = args.out / name.replace(" ", "-").replace(",", "")
         t = time.perf_counter()
@@ -113,7 +115,9 @@ def main() -> None:
         report[name] = row
         print(name, json.dumps(row), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    path = args.out / "report.json"
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**previous, **report}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

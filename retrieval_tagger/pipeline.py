@@ -53,7 +53,7 @@ class TagOptions:
     vocab: str | None = None  # tag against this stored vocabulary (rtag vocab add) instead of the catalog's tags
     mode: str = "auto"  # with a vocab: knn (votes only), zeroshot (tag names only) or auto (few-shot blend)
     depth: int | None = None  # with a taxonomy vocab: cut the tree at this many levels
-    vocab_weights: dict | None = None  # with a vocab: weight of each zero-shot space (vocab_scores.SPACES); default equal
+    vocab_weights: dict | None = None  # with a vocab: weight of each zero-shot space [default: vocab_scores.DEFAULT_WEIGHTS]
     vocab_calibration: str | None = None  # with a vocab: raw, centred or z (see vocab_scores.calibrate)
 
     @classmethod

@@ -46,6 +46,7 @@ class AlignOptions:
     batch_size: int = 1024
     lr: float = 1e-3
     text_lr: float = 1e-5  # for unlocked text layers
+    colour_lr: float | None = None  # for the colour head [default: lr]
     weight_decay: float = 0.1
     warmup_steps: int = 50
     unlocked_text_layers: int = 0
@@ -129,12 +130,14 @@ class Aligner:
         return params
 
     def optimizer(self) -> torch.optim.Optimizer:
-        heads, text_layers, scale = [], [], []
+        heads, text_layers, scale, colour_params = [], [], [], []
         text_proj = {id(p) for p in self.text.projection_parameters()}
         text_all = {id(p) for p in self.text.parameters()}
         for name, p in self.named_trainable().items():
             if name == "model.logit_scale":
                 scale.append(p)
+            elif name.startswith("colour."):
+                colour_params.append(p)
             elif id(p) in text_all and id(p) not in text_proj:
                 text_layers.append(p)
             else:
@@ -143,6 +146,9 @@ class Aligner:
             {"params": heads, "lr": self.opts.lr, "weight_decay": self.opts.weight_decay, "base_lr": self.opts.lr},
             {"params": scale, "lr": self.opts.lr, "weight_decay": 0.0, "base_lr": self.opts.lr},
         ]
+        if colour_params:
+            lr = self.opts.colour_lr or self.opts.lr
+            groups.append({"params": colour_params, "lr": lr, "weight_decay": self.opts.weight_decay, "base_lr": lr})
         if text_layers:
             groups.append({"params": text_layers, "lr": self.opts.text_lr, "weight_decay": self.opts.weight_decay, "base_lr": self.opts.text_lr})
         return torch.optim.AdamW(groups, betas=(0.9, 0.98), eps=1e-6)
