@@ -65,7 +65,7 @@ def score_chunk(tagger, products, opts, run: VocabRun, mode: str, fusion: dict, 
         hit = run.index_cols >= 0
         votes[:, hit] = own[:, run.index_cols[hit]]
         present = present | found.any_signal(len(products))
-    scores = vocab_scores.blend(vocab_scores.to_score(z), votes, run.counts, mode)
+    scores = vocab_scores.blend(z, votes, run.counts, mode, list(run.view.facets.values()))
     return scores, present, warnings
 
 

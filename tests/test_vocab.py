@@ -129,12 +129,17 @@ def test_score_mapping_is_monotone_and_centred():
 
 
 def test_few_shot_blend_leans_on_votes_as_examples_grow():
-    zs, votes = np.array([[0.8, 0.8, 0.8]]), np.array([[0.0, 0.0, 0.0]])
+    z = np.array([[vocab_scores.CENTRE] * 3])
+    votes = np.zeros((1, 3))
     counts = np.array([0.0, vocab_scores.FEW_SHOT_PRIOR, 1000.0])
-    blended = vocab_scores.blend(zs, votes, counts, "auto")[0]
-    assert blended[0] == pytest.approx(0.8) and blended[1] == pytest.approx(0.4) and blended[2] < 0.01
-    assert np.array_equal(vocab_scores.blend(zs, votes, counts, "knn"), votes)
-    assert np.array_equal(vocab_scores.blend(zs, votes, counts, "zeroshot"), zs)
+    blended = vocab_scores.blend(z, votes, counts, "auto")[0]
+    assert blended[0] == pytest.approx(0.5) and blended[1] == pytest.approx(0.25) and blended[2] < 0.01
+    assert np.array_equal(vocab_scores.blend(z, votes, counts, "knn"), votes)
+    np.testing.assert_allclose(vocab_scores.blend(z, votes, counts, "zeroshot"), [[0.5, 0.5, 0.5]])
+    # within an exclusive group the zero-shot side is a share, comparable with vote shares
+    grouped = vocab_scores.blend(np.array([[3.0, 1.0, 1.0]]), np.array([[0.0, 0.5, 0.5]]), np.array([0.0, 1e6, 1e6]), "auto", [np.arange(3)])[0]
+    assert grouped[0] == pytest.approx(np.exp(3) / (np.exp(3) + 2 * np.e), rel=1e-4)
+    np.testing.assert_allclose(grouped[1:], [0.5, 0.5], atol=1e-4)
 
 
 def test_prompt_ensemble_averages_templates():
@@ -227,7 +232,14 @@ def test_modes_knn_auto_zeroshot(tagger):
     scarf = load_vocab(tagger.index, "facets").tags.index("article:scarf")
     scores, *_ = tagger.score_vocab(QUERIES, vocab="facets", mode="auto")
     zs, *_ = tagger.score_vocab(QUERIES, vocab="facets", mode="zeroshot")
-    np.testing.assert_allclose(scores[:, scarf], zs[:, scarf])  # no examples: names only
+    # no examples: names only, as a share of the article facet (the scale of vote shares)
+    from retrieval_tagger.vocab_tagging import _score_to_z
+
+    article = [j for j, t in enumerate(load_vocab(tagger.index, "facets").tags) if t.startswith("article:")]
+    z = _score_to_z(zs[:, article])
+    share = np.exp(z - z.max(axis=1, keepdims=True))
+    share /= share.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(scores[:, scarf], share[:, article.index(scarf)], rtol=1e-3, atol=1e-5)
     with pytest.raises(RtagError, match="shares none"):
         tagger.tag(QUERIES, vocab="tax", mode="knn")
     with pytest.raises(RtagError, match="mode must be"):

@@ -118,13 +118,25 @@ def to_score(z: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-SLOPE * (np.asarray(z, dtype=np.float32) - CENTRE)))).astype(np.float32)
 
 
-def blend(zero_shot: np.ndarray, votes: np.ndarray | None, counts: np.ndarray, mode: str) -> np.ndarray:
-    """Final scores for ``mode``: votes only, zero-shot only, or the few-shot blend."""
+def blend(z: np.ndarray, votes: np.ndarray | None, counts: np.ndarray, mode: str, groups: list[np.ndarray] = ()) -> np.ndarray:
+    """Final scores for ``mode`` from calibrated zero-shot ``z``: votes only, zero-shot only
+    (``to_score(z)``), or the few-shot blend.
+
+    Votes are shares within a facet, so in the blend the zero-shot side of each exclusive
+    group (``groups``: column arrays) becomes a share too, a softmax of ``z``; blending a
+    share with a sigmoid score favoured whichever values had fewer examples (measured:
+    articleType with 20 examples per value fell from 0.73 to 0.55).
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    zero_shot = to_score(z)
     if mode == "zeroshot" or votes is None:
         return zero_shot
     if mode == "knn":
         return votes
+    for cols in groups:
+        sub = z[:, cols]
+        sub = np.exp(sub - sub.max(axis=1, keepdims=True))
+        zero_shot[:, cols] = sub / sub.sum(axis=1, keepdims=True)
     w = (counts / (counts + FEW_SHOT_PRIOR)).astype(np.float32)
     return w[None, :] * votes + (1.0 - w[None, :]) * zero_shot
