@@ -186,7 +186,6 @@ def _evaluate(aligner: Aligner, img: torch.Tensor, hists: torch.Tensor, text_inp
     return retrieval_recall(torch.cat(image_vecs).cpu().numpy(), torch.cat(text_vecs).cpu().numpy(), texts)
 
 
-
 def _autocast(device: str):
     if device.startswith("cuda"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
