@@ -24,6 +24,8 @@ demo: $(STAMP)
 	$(RTAG) index $(DEMO)/catalog.csv --name demo --text-cols title --image-col image --facet-cols $(FACETS) --force
 	$(RTAG) tag --index demo $(DEMO)/dev.csv --top-n 7 --output indexes/demo-dev-tags.jsonl
 	$(RTAG) eval --index demo $(DEMO)/dev.csv --examples 8
+	$(RTAG) vocab add --index demo $(DEMO)/taxonomy.txt --name shop-taxonomy --force
+	$(RTAG) tag --index demo --vocab shop-taxonomy --mode zeroshot --text "Puma Men Black Running Shoes"
 
 test: $(STAMP)
 	RTAG_NO_PROGRESS=1 $(PY) -m pytest -q

@@ -32,8 +32,8 @@ def add(
     for note in man["notes"]:
         typer.echo(f"rtag: note: {note}", err=True)
     shape = f"taxonomy of depth {man['counts']['depth']}" if man["kind"] == "taxonomy" else "tags"
-    typer.echo(f"vocabulary {man['name']}: {man['counts']['tags']} {shape}, embedded in the {' and '.join(man['spaces'])} space(s); "
-               f"tag with: rtag tag --index {index} --vocab {man['name']} INPUT")
+    typer.echo(f"vocabulary {man['name']}: {man['counts']['tags']} {shape}, embedded in the {' and '.join(man['tag_spaces'])} space(s), "
+               f"calibrated for {', '.join(man['spaces'])}; tag with: rtag tag --index {index} --vocab {man['name']} INPUT")
 
 
 @vocab_app.command("list")
