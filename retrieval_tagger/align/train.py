@@ -46,7 +46,10 @@ class AlignOptions:
     batch_size: int = 1024
     lr: float = 1e-3
     text_lr: float = 1e-5  # for unlocked text layers
-    colour_lr: float | None = None  # for the colour head [default: lr]
+    # the colour head starts at zero and learns slowly at the heads' rate; 10x lifted
+    # image-only baseColour on the catalog's validation pairs from 0.440 to 0.482 (dev:
+    # 0.439 to 0.473) and left articleType as it was
+    colour_lr: float | None = 1e-2
     weight_decay: float = 0.1
     warmup_steps: int = 50
     unlocked_text_layers: int = 0
@@ -147,7 +150,7 @@ class Aligner:
             {"params": scale, "lr": self.opts.lr, "weight_decay": 0.0, "base_lr": self.opts.lr},
         ]
         if colour_params:
-            lr = self.opts.colour_lr or self.opts.lr
+            lr = self.opts.colour_lr or self.opts.lr  # None: the heads' rate
             groups.append({"params": colour_params, "lr": lr, "weight_decay": self.opts.weight_decay, "base_lr": lr})
         if text_layers:
             groups.append({"params": text_layers, "lr": self.opts.text_lr, "weight_decay": self.opts.weight_decay, "base_lr": self.opts.text_lr})

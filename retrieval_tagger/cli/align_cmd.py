@@ -23,6 +23,7 @@ def align(
     text_projection: bool = typer.Option(False, "--train-text-projection/--frozen-text-projection", help="Also train the text projection (by default the text space stays as the text model made it, so tag names keep their meaning)."),
     image_head: str = typer.Option("linear", "--image-head", help="rtag-lite's image projection: linear or mlp."),
     colour: bool = typer.Option(True, "--colour/--no-colour", help="Train a colour head on the photo's colour histogram."),
+    colour_lr: float = typer.Option(1e-2, "--colour-lr", help="Learning rate of the colour head."),
     val_fraction: float = typer.Option(0.05, "--val-fraction", help="Share of pairs held out for validation recall."),
     patience: int = typer.Option(3, "--patience", help="Stop after this many epochs without better validation recall."),
     seed: int = typer.Option(0, "--seed", help="Random seed; equal seeds give equal models."),
@@ -44,7 +45,7 @@ def align(
     spec = common.catalog_spec(id_col, text_cols, image_col, None, None, strict)
     opts = AlignOptions.from_kwargs(
         epochs=epochs, batch_size=batch_size, lr=lr, unlocked_text_layers=unlock_text_layers, colour=colour,
-        text_projection=text_projection, image_head=image_head,
+        text_projection=text_projection, image_head=image_head, colour_lr=colour_lr,
         val_fraction=val_fraction, patience=patience, seed=seed,
     )
     man = run_align(catalog, output, spec, base, opts, force=force, restart=restart, device=device, batch_size=image_batch, cache_dir=cache_dir)
