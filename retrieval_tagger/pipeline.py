@@ -266,13 +266,14 @@ class Tagger:
             return np.zeros((0, len(self.index.vocab)), np.float32), np.zeros(0, bool), items, []
         return np.concatenate(chunks), np.concatenate(signal), items, warnings
 
-    def _chunk_size(self, opts: TagOptions) -> int:
+    def _chunk_size(self, opts: TagOptions, n_tags: int | None = None) -> int:
         """Large batches keep the encoders busy (measured: 2048 products per batch runs text
         tagging at 96% of the encoder's speed, 512 at 81%); the (batch x tags) score
-        matrices bound it for large vocabularies."""
+        matrices bound it for large vocabularies (``n_tags``, default the index's)."""
         if opts.chunk_size:
             return opts.chunk_size
-        return int(min(2048, max(128, 16_000_000 // max(len(self.index.vocab), 1))))
+        n_tags = len(self.index.vocab) if n_tags is None else n_tags
+        return int(min(2048, max(128, 16_000_000 // max(n_tags, 1))))
 
     def score_vocab(self, products: Iterable[Product | dict], **options) -> tuple[np.ndarray, np.ndarray, list[Product], list[str | None]]:
         """Scores (products x vocabulary tags) against the stored vocabulary ``vocab``,
@@ -290,7 +291,7 @@ class Tagger:
         vocab_tagging.check_mode(opts.mode, run)
         fusion = opts.fusion(self.fusion)
         weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
-        size = opts.chunk_size or int(min(2048, max(128, 16_000_000 // max(len(run.view), 1))))
+        size = self._chunk_size(opts, len(run.view))
         chunks, signal, warnings = [], [], []
         for start in range(0, len(items), size):
             scores, present, warn = vocab_tagging.score_chunk(self, items[start:start + size], opts, run, opts.mode, fusion, weights)

@@ -54,11 +54,9 @@ def cache_key(checksum: str, data_hash: str, size: int, text_cached: bool) -> st
 def image_features(built, images: list[str], device: str, batch_size: int, progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frozen image features, colour histograms and decoded flags for ``images``."""
     from retrieval_tagger.encoders.image import ClipImageEncoder
-    from retrieval_tagger.encoders.lite import fold_batchnorm
+    from retrieval_tagger.encoders.lite import fold_trunk
 
-    model = copy.deepcopy(built.model)
-    if hasattr(model.visual, "trunk"):
-        model.visual.trunk = fold_batchnorm(model.visual.trunk)
+    model = fold_trunk(copy.deepcopy(built.model))
     encoder = ClipImageEncoder(built.spec, model, None, built.size, built.mean, built.std, device, checksum=built.checksum)
     tower = ImageTower(encoder.model)
     chunks, colours, flags = [], [], []

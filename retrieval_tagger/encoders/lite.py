@@ -142,6 +142,14 @@ def build_lite(resolution: int = DEFAULT_RESOLUTION) -> torch.nn.Module:
 
 
 
+def fold_trunk(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with the BatchNorms of its timm image trunk folded (see fold_batchnorm);
+    models without a timm trunk are returned as they are. For inference only."""
+    if hasattr(model.visual, "trunk"):
+        model.visual.trunk = fold_batchnorm(model.visual.trunk)
+    return model
+
+
 def fold_batchnorm(trunk: torch.nn.Module, check_size: int = 64) -> torch.nn.Module:
     """A copy of ``trunk`` with each BatchNorm folded into the convolution before it.
 

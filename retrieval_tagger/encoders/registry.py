@@ -85,14 +85,12 @@ def load_image_encoder(spec: str | None = None, device: str | None = None):
     if spec.lower() == "none":
         return None
     from retrieval_tagger.encoders.image import ClipImageEncoder
-    from retrieval_tagger.encoders.lite import fold_batchnorm
+    from retrieval_tagger.encoders.lite import fold_trunk
 
     built = build_clip_model(spec)
-    model = built.model
-    if hasattr(model.visual, "trunk"):
-        # the checksum names the weights as loaded; folding is a local speed-up whose float
-        # results may differ in the last bits between machines
-        model.visual.trunk = fold_batchnorm(model.visual.trunk)
+    # the checksum names the weights as loaded; folding is a local speed-up whose float
+    # results may differ in the last bits between machines
+    model = fold_trunk(built.model)
     encoder = ClipImageEncoder(built.spec, model, built.tokenizer, built.size, built.mean, built.std, device,
                                checksum=built.checksum, colour_head=built.colour_head)
     encoder.text_space = built.text_space

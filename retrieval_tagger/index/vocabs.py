@@ -200,7 +200,7 @@ def load_vocab(opened, name: str) -> StoredVocab:
         recorded = opened.manifest["encoders"].get(space, {}).get("checksum")
         if recorded != checksum:
             raise VocabError(f"vocabulary {name!r} was embedded with another {space} model than the index now has; add it again with `rtag vocab add --force`")
-    entries = [Entry(**{k: v for k, v in e.items()}) for e in json.loads((folder / "entries.json").read_text(encoding="utf-8"))]
+    entries = [Entry(**e) for e in json.loads((folder / "entries.json").read_text(encoding="utf-8"))]
     vectors = {s: np.load(folder / f"{s}.npy") for s in manifest["tag_spaces"]}
     stats = {s: np.load(folder / f"{s}_stats.npy") for s in manifest["spaces"]}
     return StoredVocab(name, manifest, entries, vectors, stats)
