@@ -20,7 +20,7 @@ from pathlib import Path
 
 from retrieval_tagger import __version__
 from retrieval_tagger.errors import AlignError, ModelFolderError
-from retrieval_tagger.index.manifest import sha256_file
+from retrieval_tagger.index.manifest import file_problem, sha256_file
 
 FORMAT = "rtag-aligned-model"
 FORMAT_VERSION = 1
@@ -150,10 +150,10 @@ def read_model_manifest(folder: Path) -> dict:
             f"version {FORMAT_VERSION}: train it again with `rtag align ... --force`"
         )
     for name, info in manifest.get("files", {}).items():
-        file = folder / name
-        if not file.is_file():
+        problem = file_problem(folder / name, info, "sha256")
+        if problem == "missing":
             raise ModelFolderError(f"aligned model {folder} is missing {name}; train it again with `rtag align ... --force`")
-        if file.stat().st_size != info["bytes"] or sha256_file(file) != info["sha256"]:
+        if problem:
             raise ModelFolderError(f"aligned model {folder}: {name} does not match its manifest (corrupt or changed); train it again with `rtag align ... --force`")
     return manifest
 

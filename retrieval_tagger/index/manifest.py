@@ -77,10 +77,24 @@ def read_manifest(folder: Path, verify: str = "size") -> dict:
         )
     for name, info in manifest.get("files", {}).items():
         file = folder / name
-        if not file.is_file():
+        problem = file_problem(file, info, verify)
+        if problem == "missing":
             raise IndexFormatError(f"index {folder} is incomplete: {name} is missing; rebuild it with --force")
-        if verify in ("size", "sha256") and file.stat().st_size != info["bytes"]:
+        if problem == "size":
             raise IndexFormatError(f"index {folder}: {name} has {file.stat().st_size} bytes, the manifest says {info['bytes']}; rebuild it")
-        if verify == "sha256" and sha256_file(file) != info["sha256"]:
+        if problem == "sha256":
             raise IndexFormatError(f"index {folder}: {name} does not match its sha256 in the manifest; rebuild it")
     return manifest
+
+
+def file_problem(file: Path, info: dict, verify: str = "sha256") -> str | None:
+    """How a file differs from its manifest record ``{"bytes", "sha256"}``: "missing",
+    "size", "sha256", or None. ``verify`` "none" checks that it exists, "size" also its
+    size, "sha256" also its hash. Shared by every artifact folder's manifest."""
+    if not file.is_file():
+        return "missing"
+    if verify in ("size", "sha256") and file.stat().st_size != info["bytes"]:
+        return "size"
+    if verify == "sha256" and sha256_file(file) != info["sha256"]:
+        return "sha256"
+    return None

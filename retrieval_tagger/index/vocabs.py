@@ -22,7 +22,7 @@ import numpy as np
 from retrieval_tagger import __version__
 from retrieval_tagger.candidates.zeroshot import DEFAULT_TEMPLATES
 from retrieval_tagger.errors import VocabError
-from retrieval_tagger.index.manifest import sha256_file
+from retrieval_tagger.index.manifest import file_problem, record_files, sha256_file, write_manifest
 from retrieval_tagger.vocab_files import Entry, VocabDefinition, read_vocab_file
 
 FOLDER = "vocabs"
@@ -118,7 +118,6 @@ def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        files = {}
         vectors = {space: embed_entries(encode, definition.entries, templates) for space, encode in encoders.items()}
         for space, matrix in vectors.items():
             np.save(tmp / f"{space}.npy", matrix)
@@ -126,8 +125,6 @@ def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str 
         for space, values in stats.items():
             np.save(tmp / f"{space}_stats.npy", values)
         (tmp / "entries.json").write_text(json.dumps([e.to_json() for e in definition.entries], ensure_ascii=False), encoding="utf-8")
-        for p in sorted(tmp.iterdir()):
-            files[p.name] = {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
         depth = _depths(definition.entries)
         manifest = {
             "format": FORMAT,
@@ -144,9 +141,9 @@ def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str 
             "spaces": sorted(stats),
             "calibration": {"sample": min(CALIBRATION_SAMPLE, len(opened.ids))},
             "encoders": {space: opened.manifest["encoders"][space]["checksum"] for space in vectors},
-            "files": files,
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        record_files(manifest, tmp)
+        write_manifest(tmp, manifest)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -193,8 +190,7 @@ def load_vocab(opened, name: str) -> StoredVocab:
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise VocabError(f"vocabulary {name!r} was stored by another rtag version; add it again with `rtag vocab add --force`")
     for fname, info in manifest["files"].items():
-        path = folder / fname
-        if not path.is_file() or path.stat().st_size != info["bytes"]:
+        if file_problem(folder / fname, info, "size"):
             raise VocabError(f"vocabulary {name!r} is incomplete or changed ({fname}); add it again with `rtag vocab add --force`")
     for space, checksum in manifest["encoders"].items():
         recorded = opened.manifest["encoders"].get(space, {}).get("checksum")
