@@ -264,7 +264,8 @@ def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = No
     loss_fn = ClipLoss()
     steps_per_epoch = max(1, len(train_rows) // opts.batch_size)
     total_steps = steps_per_epoch * opts.epochs
-    fingerprint = {"base_checksum": feature_model_checksum(built), "data_sha256": data_hash, "options": asdict(opts)}
+    # the starting model follows from the base's weights and the options (seed, image head)
+    fingerprint = {"base_checksum": built.checksum, "data_sha256": data_hash, "options": asdict(opts)}
 
     state = None if restart else checkpoint.load(work, fingerprint, aligner, optimizer)
     state = state or checkpoint.fresh(_evaluate(aligner, img[val_rows], hists[val_rows], text_input[val_rows], val_texts))
@@ -312,9 +313,3 @@ def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = No
     checkpoint.clear(work)
     return result
 
-
-def feature_model_checksum(built) -> str:
-    """Identifies the model the run starts from (resuming with another is refused)."""
-    from retrieval_tagger.encoders.checksum import state_dict_sha256
-
-    return state_dict_sha256(built.model)
