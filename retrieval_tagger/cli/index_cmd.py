@@ -21,7 +21,7 @@ def index(
     image_model: str = typer.Option(None, "--image-model", help="Image encoder: rtag-lite (default), rtag-lite@SIZE, ARCH:TAG, ARCH:/path/ckpt, an aligned model folder (rtag align), or none."),
     align: bool = typer.Option(False, "--align", help="First train an aligned image-text model on this catalog (as `rtag align` does, starting from --image-model) and keep it inside the index."),
     index_type: str = typer.Option("auto", "--index-type", help="auto (exact below 100k vectors, HNSW above), flat, hnsw or ivf."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Images per encoder batch."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Images per encoder batch [default: 64 on a CPU, sized to the device on a GPU]."),
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
     strict: bool = common.Strict,

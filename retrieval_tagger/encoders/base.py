@@ -15,6 +15,29 @@ def pick_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def on_gpu(device: str) -> bool:
+    return str(device).startswith("cuda")
+
+
+def device_of(encoder) -> str:
+    """The device an encoder runs on; model-free encoders run on the CPU."""
+    return getattr(encoder, "device", None) or "cpu"
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (a container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def text_batch_size(device: str) -> int:
+    """Texts per forward pass: 128 on a CPU; 512 on a GPU, where a batch of short titles
+    is over before the kernels of a small one have even been launched."""
+    return 512 if on_gpu(device) else 128
+
+
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as contiguous float32."""
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -6,15 +6,13 @@ resizing, so the whole product stays in view whatever the aspect ratio.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
 from retrieval_tagger.encoders import colour
-from retrieval_tagger.encoders.base import l2_normalise, pick_device, show_progress
+from retrieval_tagger.encoders.base import cpu_cores, l2_normalise, on_gpu, pick_device, show_progress
 from retrieval_tagger.encoders.checksum import state_dict_sha256
 
 
@@ -40,14 +38,13 @@ def pad_square(img: Image.Image, size: int) -> Image.Image:
 
 
 class ImageFiles(Dataset):
-    """Images as normalised CHW float tensors, their colour histograms, and a flag that
-    is False for undecodable files."""
+    """Images as uint8 CHW tensors, their colour histograms, and a flag that is False for
+    undecodable files. Pixels travel as bytes (a quarter of float32) and are normalised
+    on the encoder's device."""
 
-    def __init__(self, paths: list[str], size: int, mean, std):
+    def __init__(self, paths: list[str], size: int):
         self.paths = paths
         self.size = size
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -56,18 +53,40 @@ class ImageFiles(Dataset):
         try:
             img = load_rgb(self.paths[i], self.size)
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-            return torch.zeros(3, self.size, self.size), torch.zeros(colour.DIM), False
+            return torch.zeros(3, self.size, self.size, dtype=torch.uint8), torch.zeros(colour.DIM), False
         hist = torch.from_numpy(colour.colour_histogram(img))
         square = pad_square(img, self.size)
-        array = torch.from_numpy(np.asarray(square, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
-        return (array - self.mean) / self.std, hist, True
+        return torch.from_numpy(np.asarray(square, dtype=np.uint8).copy()).permute(2, 0, 1), hist, True
 
 
-def default_workers(n_items: int) -> int:
-    """Decode in worker processes only when there is enough work to pay for starting them."""
+# On a GPU a batch holds about as many pixels as this many images at 224 px (fp16 pixels
+# and activations of the small models used here take well under 1 GB at that size).
+GPU_BATCH_AT_224 = 256
+GPU_MAX_BATCH = 512
+
+
+def default_workers(n_items: int, device: str = "cpu") -> int:
+    """Decoding worker processes: none for small jobs (starting workers costs more than
+    they save). On a CPU at most 4, since the model needs the same cores; on a GPU all
+    cores but the one that feeds the device."""
     if n_items < 64:
         return 0
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    cores = cpu_cores()
+    if on_gpu(device):
+        return max(1, min(32, cores - 1))
+    return max(1, min(4, cores - 1))
+
+
+def default_batch_size(device: str, size: int, n_items: int, workers: int) -> int:
+    """Images per batch: 64 on a CPU. On a GPU as many as fit ``GPU_BATCH_AT_224`` images'
+    worth of pixels (at most ``GPU_MAX_BATCH``), but small enough that every decoding
+    worker gets a batch: a worker decodes whole batches, so fewer batches than workers
+    would leave cores idle."""
+    if not on_gpu(device):
+        return 64
+    by_pixels = GPU_BATCH_AT_224 * 224 * 224 // (size * size)
+    per_worker = -(-n_items // max(workers, 1))
+    return int(max(16, min(GPU_MAX_BATCH, by_pixels, per_worker)))
 
 
 class ClipImageEncoder:
@@ -99,9 +118,9 @@ class ClipImageEncoder:
 
     @property
     def _dtype(self):
-        return torch.float16 if self.device.startswith("cuda") else torch.float32
+        return torch.float16 if on_gpu(self.device) else torch.float32
 
-    def encode_images(self, paths: list[str], batch_size: int = 64, progress: bool | None = None, workers: int | None = None):
+    def encode_images(self, paths: list[str], batch_size: int | None = None, progress: bool | None = None, workers: int | None = None):
         """Embeddings of the images at ``paths`` and a boolean mask of those that decoded.
 
         Rows of undecodable images are zero.
@@ -109,45 +128,62 @@ class ClipImageEncoder:
         vectors, _, ok = self.encode_images_and_colours(paths, batch_size, progress, workers)
         return vectors, ok
 
-    def encode_images_and_colours(self, paths: list[str], batch_size: int = 64, progress: bool | None = None, workers: int | None = None):
+    def encode_images_and_colours(self, paths: list[str], batch_size: int | None = None, progress: bool | None = None, workers: int | None = None):
         """Embeddings, colour histograms (see colour.py) and the decoded mask, in one pass."""
-        out = np.zeros((len(paths), self.dim), dtype=np.float32)
-        hists = np.zeros((len(paths), colour.DIM), dtype=np.float32)
-        ok = np.zeros(len(paths), dtype=bool)
-        with torch.inference_mode():
-            for start, pixels, batch_hists, flags in self.batches(paths, batch_size, progress, workers):
+        parts = list(self.encoded_batches(paths, batch_size, progress, workers))
+        if not parts:
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, colour.DIM), np.float32), np.zeros(0, bool)
+        return tuple(np.concatenate(column) for column in zip(*parts))
+
+    def encoded_batches(self, paths: list[str], batch_size: int | None = None, progress: bool | None = None, workers: int | None = None):
+        """``(embeddings, colour histograms, decoded flags)`` batch by batch, in order; rows
+        of undecodable images are zero. The decoding workers start at this call."""
+        return self._encode(self.batches(paths, batch_size, progress, workers))
+
+    def _encode(self, batches):
+        for _, pixels, hists, flags in batches:
+            # inference mode per batch only: a mode held across the yield would leak into the caller
+            with torch.inference_mode():
                 vectors = self.model.encode_image(pixels).float()
                 if self.colour_head is not None:
-                    vectors = vectors + batch_hists.to(self.device) @ self.colour_head.T
-                out[start:start + len(flags)] = vectors.cpu().numpy()
-                hists[start:start + len(flags)] = batch_hists.numpy()
-                ok[start:start + len(flags)] = flags.numpy()
-        out[~ok] = 0.0
-        normed = l2_normalise(out)
-        normed[~ok] = 0.0
-        return normed, hists, ok
+                    vectors = vectors + hists.to(self.device) @ self.colour_head.T
+                vectors = vectors.cpu().numpy()
+            ok = flags.numpy()
+            vectors[~ok] = 0.0
+            normed = l2_normalise(vectors)
+            normed[~ok] = 0.0
+            yield normed, hists.numpy(), ok
 
-    def batches(self, paths: list[str], batch_size: int = 64, progress: bool | None = None, workers: int | None = None):
-        """Yield ``(start, pixels, colour histograms, decoded flags)`` per batch, decoding in
-        parallel workers; pixels are on this encoder's device, in its dtype, channels-last."""
-        if not paths:
-            return
+    def batches(self, paths: list[str], batch_size: int | None = None, progress: bool | None = None, workers: int | None = None):
+        """``(start, pixels, colour histograms, decoded flags)`` per batch, decoded in
+        parallel workers that start at this call; pixels are normalised on this encoder's
+        device, in its dtype, channels-last. ``batch_size`` and ``workers`` default to
+        :func:`default_batch_size` and :func:`default_workers`."""
+        if not len(paths):
+            return iter(())
+        workers = default_workers(len(paths), self.device) if workers is None else workers
         loader = DataLoader(
-            ImageFiles(list(paths), self.size, self.mean, self.std),
-            batch_size=batch_size,
-            num_workers=default_workers(len(paths)) if workers is None else workers,
-            pin_memory=self.device.startswith("cuda"),
+            ImageFiles(list(paths), self.size),
+            batch_size=batch_size or default_batch_size(self.device, self.size, len(paths), workers),
+            num_workers=workers,
+            pin_memory=on_gpu(self.device),
         )
+        return self._on_device(iter(loader), len(paths), progress)
+
+    def _on_device(self, loader, n_items: int, progress: bool | None):
+        mean = torch.tensor(self.mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         bar = None
-        if show_progress(len(paths), progress):
+        if show_progress(n_items, progress):
             from tqdm import tqdm
 
-            bar = tqdm(total=len(paths), desc="images", unit="img")
+            bar = tqdm(total=n_items, desc="images", unit="img")
         start = 0
         try:
-            for pixels, batch_hists, flags in loader:
-                pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                yield start, pixels, batch_hists, flags
+            for pixels, hists, flags in loader:
+                # bytes travel to the device (from pinned memory on a GPU, without waiting), then become floats
+                pixels = pixels.to(self.device, non_blocking=True).float().div_(255.0).sub_(mean).div_(std)
+                yield start, pixels.to(self._dtype).contiguous(memory_format=torch.channels_last), hists, flags
                 start += len(flags)
                 if bar is not None:
                     bar.update(len(flags))

@@ -17,6 +17,7 @@ from scipy import sparse
 from retrieval_tagger.candidates import fit, knn
 from retrieval_tagger.candidates.mentions import MentionMatcher
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
+from retrieval_tagger.encoders.base import device_of, text_batch_size
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import CatalogError, IndexExistsError
 from retrieval_tagger.index import location, manifest, store
@@ -45,7 +46,7 @@ class Encoded:
     timings: dict = field(default_factory=dict)
 
 
-def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, batch_size: int, progress) -> Encoded:
+def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, batch_size: int | None, progress) -> Encoded:
     """Encode images (with colour histograms) and texts; drop products left with nothing."""
     timings = {}
     image_rows = np.asarray([i for i, p in enumerate(products) if p.image], dtype=np.int64)
@@ -77,7 +78,8 @@ def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, ba
     text_rows = np.asarray([i for i, p in enumerate(products) if p.text], dtype=np.int64)
     t = time.perf_counter()
     encoded = Encoded(products, timings=timings)
-    encoded.vectors["text"] = text_enc.encode([products[i].text for i in text_rows], progress=progress)
+    batch = text_batch_size(device_of(text_enc))
+    encoded.vectors["text"] = text_enc.encode([products[i].text for i in text_rows], batch_size=batch, progress=progress)
     encoded.rows["text"] = text_rows
     timings["encode_text_s"] = time.perf_counter() - t
     if image_vecs is not None and len(image_rows):
@@ -125,7 +127,7 @@ def build_index(
     index_type: str = "auto",
     force: bool = False,
     device: str | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     progress: bool | None = None,
     encoders: tuple | None = None,
     align=None,
@@ -135,7 +137,8 @@ def build_index(
     ``output`` is an index name (under ``indexes/``) or a folder. An existing index is
     replaced only with ``force``; the new one is built in a temporary folder beside it and
     renamed into place, so an interrupted build leaves the old index intact.
-    ``encoders`` may pass already-loaded ``(text, image)`` encoders. ``align`` (an
+    ``encoders`` may pass already-loaded ``(text, image)`` encoders. ``batch_size`` (images
+    per batch) defaults to what suits the device (see encoders/image.py). ``align`` (an
     ``AlignOptions``) first trains an aligned image model on the catalog, starting from
     ``image_model``, and keeps it inside the index folder (``image_model/``).
     """
@@ -212,7 +215,7 @@ def build_index(
             vocabulary=vocab.to_json(),
             vocab_spaces=sorted(vocab_vectors),
             fusion=fusion,
-            build={"index_type": index_type, "batch_size": batch_size, "device": device or "auto", "timings": timings},
+            build={"index_type": index_type, "batch_size": batch_size or "auto", "device": device or "auto", "timings": timings},
         )
         manifest.record_files(result, tmp)
         if aligned is not None:
