@@ -53,7 +53,7 @@ class Cached:
 
     def __init__(self, encoder):
         self.encoder, self.memo = encoder, {}
-        for attr in ("spec", "dim", "checksum", "size", "text_space"):
+        for attr in ("spec", "dim", "checksum", "size", "text_space", "device"):
             if hasattr(encoder, attr):
                 setattr(self, attr, getattr(encoder, attr))
 
@@ -72,6 +72,10 @@ class Cached:
                 self.memo[("i", p)] = (v, c, o)
         got = [self.memo[("i", p)] for p in paths]
         return np.stack([g[0] for g in got]), np.stack([g[1] for g in got]), np.asarray([g[2] for g in got])
+
+    def encoded_batches(self, paths, **kw):
+        """The tagging pipeline's way in: all of ``paths`` as one batch."""
+        return iter([self.encode_images_and_colours(paths, **kw)] if len(paths) else [])
 
 
 def products_of(dev_csv: Path, with_images: bool):

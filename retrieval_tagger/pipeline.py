@@ -23,6 +23,7 @@ from retrieval_tagger.encoders.base import show_progress
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import EncoderMismatchError, RtagError
 from retrieval_tagger.index.reader import OpenIndex, check_encoder, open_index
+from retrieval_tagger.query_encoding import encode_chunks
 from retrieval_tagger.rerank import model as rerank_model
 
 # Fused scores are vote shares; below 5% a tag is noise (every tag gets some zero-shot mass).
@@ -183,28 +184,8 @@ class Tagger:
 
     # -- scoring -----------------------------------------------------------------
 
-    def _queries(self, products: list[Product], wanted: set[str], exclude_self: bool) -> tuple[Queries, list[str | None]]:
-        """Encode a batch: text and image vectors of the products that have them, and warnings."""
-        n = len(products)
-        warnings: list[str | None] = [None] * n
-        # each product's own catalog row (-1 when it is not in the catalog), to leave it out
-        self_rows = np.asarray([self.index.id_rows.get(p.id, -1) for p in products], dtype=np.int64) if exclude_self else None
-        text_at = np.asarray([i for i, p in enumerate(products) if p.text and not p.problem], dtype=np.int64)
-        texts = [products[i].text for i in text_at]
-        text_vectors = self.text_encoder.encode(texts, progress=False) if len(text_at) and {"text", "names"} & wanted else None
-        queries = Queries(n, text_at, texts, text_vectors, np.zeros(0, dtype=np.int64), self_rows=self_rows)
-        image_at = np.asarray([i for i, p in enumerate(products) if p.image and not p.problem], dtype=np.int64)
-        if self.image_encoder is not None and len(image_at) and {"image", "colour"} & wanted:
-            vectors, colours, ok = self.image_encoder.encode_images_and_colours(
-                [products[i].image for i in image_at], progress=False, workers=0 if len(image_at) < 64 else None
-            )
-            for i in image_at[~ok]:
-                warnings[i] = f"image could not be read: {products[i].image}"
-            queries.image_at, queries.image_vectors, queries.colour_vectors = image_at[ok], vectors[ok], colours[ok]
-        return queries, warnings
-
-    def _signals(self, products: list[Product], opts: TagOptions, fusion: dict, weights: dict, every: bool = False) -> tuple[Signals, np.ndarray, Queries, list[str | None]]:
-        """A batch's signals, their fusion, the encoded queries and warnings.
+    def _wanted(self, opts: TagOptions, weights: dict, every: bool = False) -> tuple[set[str], dict]:
+        """The signals to compute and the weights of those that have weight anywhere.
 
         Signals without weight anywhere are not computed (an index without tags has no
         columns) unless the reranker reads them, or ``every`` asks for all of them.
@@ -213,16 +194,16 @@ class Tagger:
         reranker = self.reranker if opts.rerank else None
         weights = {name: w for name, w in weights.items() if n_tags == 0 or (w > 0).any()}
         wanted = set(self.signals) if every else set(weights) | (set(reranker.signals) if reranker else set())
-        queries, warnings = self._queries(products, wanted, opts.exclude_self)
-        found = compute_signals(self.index, queries, wanted, fusion, self.mentions, similarities=every or reranker is not None)
-        return found, found.fused(weights), queries, warnings
+        return wanted, weights
 
-    def _score_chunk(self, products: list[Product], opts: TagOptions, fusion: dict, weights: dict) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-        """Final scores (products x tags), which products have any signal, and warnings."""
-        found, fused, queries, warnings = self._signals(products, opts, fusion, weights)
-        if self.reranker is not None and opts.rerank and len(products):
-            fused = self.reranker.score(found, fused, queries.self_rows)
-        return fused, found.any_signal(len(products)), warnings
+    def _signal_chunks(self, items: list[Product], opts: TagOptions, fusion: dict, weights: dict, every: bool = False) -> Iterator[tuple[list[Product], Signals, np.ndarray, Queries, list[str | None]]]:
+        """Per chunk of ``items``: the chunk, its signals, their fusion, its encoded queries
+        and warnings."""
+        wanted, weights = self._wanted(opts, weights, every)
+        similarities = every or (self.reranker is not None and opts.rerank)
+        for chunk, queries, warnings in encode_chunks(self, items, self._chunk_size(opts), wanted, opts.exclude_self):
+            found = compute_signals(self.index, queries, wanted, fusion, self.mentions, similarities=similarities)
+            yield chunk, found, found.fused(weights), queries, warnings
 
     def batch_signals(self, products: Iterable[Product | dict], every: bool = True, **options) -> Iterator[tuple[list[Product], Signals, np.ndarray, np.ndarray | None]]:
         """Batches of (products, their signals, fused votes, own catalog rows or None), for
@@ -232,10 +213,7 @@ class Tagger:
         items = [as_product(p) for p in products]
         fusion = opts.fusion(self.fusion)
         weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
-        size = self._chunk_size(opts)
-        for start in range(0, len(items), size):
-            chunk = items[start:start + size]
-            found, fused, queries, _ = self._signals(chunk, opts, fusion, weights, every)
+        for chunk, found, fused, queries, _ in self._signal_chunks(items, opts, fusion, weights, every):
             yield chunk, found, fused, queries.self_rows
 
     def score(self, products: Iterable[Product | dict], **options) -> tuple[np.ndarray, np.ndarray, list[Product], list[str | None]]:
@@ -247,19 +225,19 @@ class Tagger:
         fusion = opts.fusion(self.fusion)
         weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
         chunks, signal, warnings = [], [], []
-        size = self._chunk_size(opts)
         bar = None
-        if show_progress(len(items), opts.progress) and len(items) > size:
+        if show_progress(len(items), opts.progress) and len(items) > self._chunk_size(opts):
             from tqdm import tqdm
 
             bar = tqdm(total=len(items), desc="tagging", unit="product")
-        for start in range(0, len(items), size):
-            fused, sig, warn = self._score_chunk(items[start:start + size], opts, fusion, weights)
+        for chunk, found, fused, queries, warn in self._signal_chunks(items, opts, fusion, weights):
+            if self.reranker is not None and opts.rerank and len(chunk):
+                fused = self.reranker.score(found, fused, queries.self_rows)
             chunks.append(fused)
-            signal.append(sig)
+            signal.append(found.any_signal(len(chunk)))
             warnings.extend(warn)
             if bar is not None:
-                bar.update(len(sig))
+                bar.update(len(chunk))
         if bar is not None:
             bar.close()
         if not chunks:
@@ -291,10 +269,10 @@ class Tagger:
         vocab_tagging.check_mode(opts.mode, run)
         fusion = opts.fusion(self.fusion)
         weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
-        size = self._chunk_size(opts, len(run.view))
+        votes = vocab_tagging.wanted_votes(self, run, opts.mode, weights)
         chunks, signal, warnings = [], [], []
-        for start in range(0, len(items), size):
-            scores, present, warn = vocab_tagging.score_chunk(self, items[start:start + size], opts, run, opts.mode, fusion, weights)
+        for _, queries, warn in encode_chunks(self, items, self._chunk_size(opts, len(run.view)), {"text", "image", "colour"} | votes, opts.exclude_self):
+            scores, present = vocab_tagging.score_chunk(self, queries, opts, run, opts.mode, fusion, weights, votes)
             chunks.append(scores)
             signal.append(present)
             warnings.extend(warn)

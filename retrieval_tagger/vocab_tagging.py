@@ -49,24 +49,29 @@ def catalog_titles_of(tagger) -> np.ndarray | None:
     return tagger._catalog_titles
 
 
-def score_chunk(tagger, products, opts, run: VocabRun, mode: str, fusion: dict, weights: dict):
-    """(final scores, which products could be scored, warnings) for a batch."""
-    wanted_votes = set()
-    if mode != "zeroshot" and (run.index_cols >= 0).any():
-        wanted_votes = {name for name, w in weights.items() if len(tagger.index.vocab) and (w > 0).any()}
-    queries, warnings = tagger._queries(products, {"text", "image", "colour"} | wanted_votes, opts.exclude_self)
+def wanted_votes(tagger, run: VocabRun, mode: str, weights: dict) -> set[str]:
+    """The vote signals a run blends in: none in zero-shot mode, or when the catalog has
+    none of the vocabulary's tags."""
+    if mode == "zeroshot" or not (run.index_cols >= 0).any():
+        return set()
+    return {name for name, w in weights.items() if len(tagger.index.vocab) and (w > 0).any()}
+
+
+def score_chunk(tagger, queries, opts, run: VocabRun, mode: str, fusion: dict, weights: dict, votes_wanted: set[str]):
+    """(final scores, which products could be scored) for a batch of encoded queries;
+    ``votes_wanted`` comes from :func:`wanted_votes`."""
     spaces = vocab_scores.space_queries(tagger.index, queries, fusion, run.titles, queries.self_rows)
-    z, present = vocab_scores.zero_shot_z(len(products), spaces, run.stored.vectors, run.stored.stats, opts.vocab_weights, opts.vocab_calibration)
+    z, present = vocab_scores.zero_shot_z(queries.n, spaces, run.stored.vectors, run.stored.stats, opts.vocab_weights, opts.vocab_calibration)
     votes = None
-    if wanted_votes:
-        found = signal_stage.compute(tagger.index, queries, wanted_votes, fusion, tagger.mentions)
+    if votes_wanted:
+        found = signal_stage.compute(tagger.index, queries, votes_wanted, fusion, tagger.mentions)
         own = found.fused(weights)
         votes = np.zeros_like(z)
         hit = run.index_cols >= 0
         votes[:, hit] = own[:, run.index_cols[hit]]
-        present = present | found.any_signal(len(products))
+        present = present | found.any_signal(queries.n)
     scores = vocab_scores.blend(z, votes, run.counts, mode, list(run.view.facets.values()))
-    return scores, present, warnings
+    return scores, present
 
 
 def select(run: VocabRun, scores: np.ndarray, opts) -> list[list[tuple[int, float]]]:

@@ -1,0 +1,138 @@
+"""The encoding stage of tagging: products -> :class:`Queries`, chunk by chunk.
+
+One call encodes its chunks in order. The images of the whole call are decoded by one
+set of worker processes (``ClipImageEncoder.encoded_batches``), which start once and
+decode ahead while chunks are scored, instead of starting again for every chunk. With
+an encoder on a GPU, a background thread encodes the next chunk while the caller scores
+the current one: the GPU, the tokeniser and the decoding workers then keep going while
+numpy and scipy count the votes (the heavy parts of each release the GIL). On a CPU the
+encoders already use every core, so chunks are encoded in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from queue import Empty, Full, Queue
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from retrieval_tagger.candidates.signals import Queries
+from retrieval_tagger.catalog import Product
+from retrieval_tagger.encoders import colour
+from retrieval_tagger.encoders.base import device_of, on_gpu, text_batch_size
+
+
+def has_text(product: Product) -> bool:
+    return bool(product.text) and not product.problem
+
+
+def has_image(product: Product) -> bool:
+    return bool(product.image) and not product.problem
+
+
+class RowStream:
+    """The rows of an iterator of ``(vectors, colours, decoded flags)`` batches, handed out
+    in runs of any length, in order."""
+
+    def __init__(self, batches: Iterator, dim: int):
+        self._batches, self._dim, self._left = batches, dim, None
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts, got = [], 0
+        while got < n:
+            batch = self._left if self._left is not None else next(self._batches)
+            m = min(n - got, len(batch[2]))
+            parts.append(tuple(a[:m] for a in batch))
+            self._left = tuple(a[m:] for a in batch) if m < len(batch[2]) else None
+            got += m
+        if not parts:
+            return np.zeros((0, self._dim), np.float32), np.zeros((0, colour.DIM), np.float32), np.zeros(0, bool)
+        return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def encode_chunks(tagger, items: list[Product], size: int, wanted: set[str], exclude_self: bool) -> Iterator[tuple[list[Product], Queries, list[str | None]]]:
+    """``(chunk, its queries, its warnings)`` for each run of ``size`` products of ``items``.
+
+    Only the encoders that the ``wanted`` signals need are run.
+    """
+    images = None
+    encoder = tagger.image_encoder
+    if encoder is not None and {"image", "colour"} & wanted:
+        paths = [p.image for p in items if has_image(p)]
+        images = RowStream(encoder.encoded_batches(paths, progress=False), encoder.dim)
+    chunks = ((items[s:s + size], *encode_chunk(tagger, items[s:s + size], wanted, exclude_self, images)) for s in range(0, len(items), size))
+    if any(on_gpu(device_of(e)) for e in (tagger.text_encoder, encoder) if e is not None):
+        return ahead(chunks)
+    return chunks
+
+
+def encode_chunk(tagger, products: list[Product], wanted: set[str], exclude_self: bool, images: RowStream | None) -> tuple[Queries, list[str | None]]:
+    """One chunk's queries and a warning per product (None, or why its image was left out).
+
+    ``images`` holds the image rows of this chunk and the chunks after it, in order.
+    """
+    n = len(products)
+    warnings: list[str | None] = [None] * n
+    # each product's own catalog row (-1 when it is not in the catalog), to leave it out
+    self_rows = np.asarray([tagger.index.id_rows.get(p.id, -1) for p in products], dtype=np.int64) if exclude_self else None
+    text_at = np.asarray([i for i, p in enumerate(products) if has_text(p)], dtype=np.int64)
+    texts = [products[i].text for i in text_at]
+    text_vectors = None
+    if len(text_at) and {"text", "names"} & wanted:
+        batch = text_batch_size(device_of(tagger.text_encoder))
+        text_vectors = tagger.text_encoder.encode(texts, batch_size=batch, progress=False)
+    queries = Queries(n, text_at, texts, text_vectors, np.zeros(0, dtype=np.int64), self_rows=self_rows)
+    image_at = np.asarray([i for i, p in enumerate(products) if has_image(p)], dtype=np.int64)
+    if images is not None and len(image_at):
+        vectors, colours, ok = images.take(len(image_at))
+        for i in image_at[~ok]:
+            warnings[i] = f"image could not be read: {products[i].image}"
+        queries.image_at, queries.image_vectors, queries.colour_vectors = image_at[ok], vectors[ok], colours[ok]
+    return queries, warnings
+
+
+def ahead(items: Iterable, depth: int = 1) -> Iterator:
+    """``items``, produced in a background thread at most ``depth`` items ahead of the
+    consumer. The producer's errors are raised in the consumer; a consumer that stops
+    early stops the producer after the item it is working on."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((end, exc))
+
+    thread = threading.Thread(target=produce, name="rtag-encode-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item, error = queue.get(timeout=0.1)
+            except Empty:
+                if not thread.is_alive() and queue.empty():
+                    raise RuntimeError("the encoding thread stopped without a result") from None
+                continue
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
