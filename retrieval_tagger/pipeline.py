@@ -162,11 +162,13 @@ class Tagger:
         self._tag_similarity = None
 
     @classmethod
-    def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size", rerank: bool = True) -> "Tagger":
+    def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size", rerank: bool = True,
+             text_backend: str | None = None) -> "Tagger":
         """Open an index and load the encoders its manifest names.
 
         ``text_model``/``image_model`` may name the encoders explicitly (for example a
-        local copy); they must be the same models that built the index.
+        local copy); they must be the same models that built the index. ``text_backend``
+        picks how the text model runs (encoders/registry.py; ``auto`` by default).
         """
         opened = open_index(index, verify=verify)
         recorded = opened.manifest["encoders"]
@@ -176,7 +178,7 @@ class Tagger:
                     f"index {opened.folder} was built with {role} model {recorded[role]['spec']!r}, not {requested!r}: "
                     "query with the same model or rebuild the index"
                 )
-        text_enc = load_text_encoder(recorded["text"]["spec"], device)
+        text_enc = load_text_encoder(recorded["text"]["spec"], device, text_backend)
         image_enc = _load_index_image_encoder(opened, recorded["image"]["spec"], device) if "image" in recorded else None
         check_encoder(opened, "text", text_enc)
         check_encoder(opened, "image", image_enc)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ["RTAG_NO_PROGRESS"] = "1"
+# ONNX exports of text models (encoders/onnx_export.py) go to a fresh cache, not the user's
+os.environ["RTAG_CACHE_DIR"] = tempfile.mkdtemp(prefix="rtag-test-cache-")
 
 TEXT_SPEC = "hash:64"
 IMAGE_SPEC = "rtag-tiny:random"

@@ -16,6 +16,10 @@ TextCols = typer.Option(None, "--text-cols", help="Comma-separated text columns,
 ImageCol = typer.Option(None, "--image-col", help="Column with image paths, relative to the catalog file or absolute [default: image where present].")
 TagsCol = typer.Option(None, "--tags-col", help="Column with a tag list: '|'-separated or a JSON array.")
 FacetCols = typer.Option(None, "--facet-cols", help="Comma-separated columns; each becomes facet:value tags.")
+TextBackend = typer.Option(
+    None, "--text-backend",
+    help="How the text model runs: auto (ONNX Runtime int8 on a CPU, torch float16 on a GPU), torch or onnx-int8 [default: $RTAG_TEXT_BACKEND or auto].",
+)
 Strict = typer.Option(False, "--strict", help="Treat duplicate ids, empty rows and bad images as errors.")
 
 

@@ -23,6 +23,7 @@ def index(
     index_type: str = typer.Option("auto", "--index-type", help="auto (exact below 100k vectors, HNSW above), flat, hnsw or ivf."),
     batch_size: int = typer.Option(None, "--batch-size", help="Images per encoder batch [default: 64 on a CPU, sized to the device on a GPU]."),
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+    text_backend: str = common.TextBackend,
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
     strict: bool = common.Strict,
 ) -> None:
@@ -37,7 +38,7 @@ def index(
         from retrieval_tagger.align.train import AlignOptions
 
         align_options = AlignOptions()
-    man = build_index(catalog, name, spec, text_model, image_model, index_type, force, device, batch_size, align=align_options)
+    man = build_index(catalog, name, spec, text_model, image_model, index_type, force, device, batch_size, align=align_options, text_backend=text_backend)
     counts, stores = man["counts"], man["stores"]
     typer.echo(f"catalog: {man['report']['summary']}", err=True)
     for example_kind, examples in man["report"].get("examples", {}).items():

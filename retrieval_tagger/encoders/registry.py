@@ -5,6 +5,11 @@ Text specs:
   ``hash:DIM``                model-free hashing encoder (tests, exact-wording catalogs)
   any other string            a sentence-transformers model name or local folder
 
+Text backends (``--text-backend``, $RTAG_TEXT_BACKEND): ``auto`` (default) runs
+sentence-transformers models on ONNX Runtime with int8 weights on a CPU (onnx_text.py) and
+on torch in float16 on a GPU; ``torch`` and ``onnx-int8`` force one. Both give the same
+checksum, so an index built with one can be queried with the other.
+
 Image specs:
   ``rtag-lite`` (default)     offline EfficientNet-Lite0 ImageNet trunk (see lite.py);
                               ``rtag-lite@SIZE`` picks another input resolution
@@ -19,6 +24,9 @@ Image specs:
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +38,12 @@ _MINILM_ALIASES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-mini
 _CONFIG_DIR = Path(__file__).parent / "model_configs"
 
 
-def load_text_encoder(spec: str | None = None, device: str | None = None):
-    """Build the text encoder a spec names (see the module docstring)."""
+TEXT_BACKENDS = ("auto", "torch", "onnx-int8")
+
+
+def load_text_encoder(spec: str | None = None, device: str | None = None, backend: str | None = None):
+    """Build the text encoder a spec names (see the module docstring), on the backend
+    ``text_backend`` picks."""
     spec = (spec or DEFAULT_TEXT_SPEC).strip()
     if spec.startswith("hash:"):
         from retrieval_tagger.encoders.hashing import HashingTextEncoder
@@ -45,11 +57,45 @@ def load_text_encoder(spec: str | None = None, device: str | None = None):
         return HashingTextEncoder(dim)
     from retrieval_tagger.encoders.text import SentenceTextEncoder
 
+    chosen = text_backend(backend, device)
+    location = spec
     if spec.lower() in _MINILM_ALIASES:
         from retrieval_tagger.encoders.lite import minilm_path
 
-        return SentenceTextEncoder(DEFAULT_TEXT_SPEC if spec.lower() == "minilm" else spec, minilm_path(), device)
-    return SentenceTextEncoder(spec, spec, device)
+        spec, location = (DEFAULT_TEXT_SPEC if spec.lower() == "minilm" else spec), minilm_path()
+    encoder = SentenceTextEncoder(spec, location, "cpu" if chosen == "onnx-int8" else device)
+    if chosen != "onnx-int8":
+        return encoder
+    from retrieval_tagger.encoders.onnx_text import OnnxTextEncoder
+
+    try:
+        return OnnxTextEncoder(encoder.spec, encoder.model, encoder.checksum)
+    except EncoderError as exc:
+        if (backend or os.environ.get("RTAG_TEXT_BACKEND") or "auto") != "auto":
+            raise
+        # the automatic choice falls back to torch for pipelines ONNX does not reproduce
+        print(f"rtag: {exc}; using the torch text backend", file=sys.stderr)
+        return encoder
+
+
+def text_backend(requested: str | None = None, device: str | None = None) -> str:
+    """The text backend to run: ``requested``, else $RTAG_TEXT_BACKEND, else ``auto``,
+    which is ONNX Runtime with int8 weights on a CPU (2x float32 there, same accuracy:
+    benchmarks/README.md) and torch (float16) on a GPU."""
+    requested = (requested or os.environ.get("RTAG_TEXT_BACKEND") or "auto").strip().lower()
+    if requested not in TEXT_BACKENDS:
+        raise EncoderError(f"unknown text backend {requested!r}: choose one of {', '.join(TEXT_BACKENDS)}")
+    from retrieval_tagger.encoders.base import pick_device
+
+    on_cpu = pick_device(device) == "cpu"
+    if requested == "onnx-int8" and not on_cpu:
+        raise EncoderError(f"the onnx-int8 text backend runs on the CPU, not {pick_device(device)}: use --text-backend torch or --device cpu")
+    if requested != "auto":
+        if requested == "onnx-int8" and importlib.util.find_spec("onnxruntime") is None:
+            raise EncoderError("the onnx-int8 text backend needs onnxruntime and onnx: pip install onnxruntime onnx")
+        return requested
+    has_onnx = importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
+    return "onnx-int8" if on_cpu and has_onnx else "torch"
 
 
 @functools.lru_cache(maxsize=1)

@@ -29,8 +29,10 @@ class SentenceTextEncoder:
                 f"cannot load text model {spec!r}: {exc}. Give a sentence-transformers model name "
                 "(needs internet the first time), a local model folder, or 'minilm' for the packaged default."
             ) from exc
+        self.backend = "torch"
         if self.device.startswith("cuda"):
             self.model.half()
+            self.backend = "torch-fp16"
         self.spec = spec
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())

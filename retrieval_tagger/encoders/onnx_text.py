@@ -1,0 +1,68 @@
+"""Text encoder on ONNX Runtime with int8 weights: the CPU default (see onnx_export.py).
+
+It keeps the contract of text.py (a list of texts in, unit float32 rows out) and the
+checksum of the source model's weights, so an index built with one backend can be queried
+with the other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval_tagger.encoders.base import l2_normalise, show_progress
+
+
+class OnnxTextEncoder:
+    kind = "text"
+    backend = "onnx-int8"
+
+    def __init__(self, spec: str, st_model, checksum: str, threads: int | None = None):
+        import onnxruntime
+        import torch
+
+        from retrieval_tagger.encoders.onnx_export import MODEL_FILE, cached_export
+
+        folder, manifest = cached_export(st_model, checksum, progress=show_progress(10_000, None))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = int(threads or torch.get_num_threads())
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = st_model.tokenizer
+        self.inputs = list(manifest["inputs"])
+        self.pooling = manifest["pooling"]
+        self.max_length = int(manifest["max_length"])
+        self.spec = spec
+        self.dim = int(manifest["dim"])
+        self.checksum = checksum
+        self.device = "cpu"
+
+    def encode(self, texts: list[str], batch_size: int = 128, progress: bool | None = None) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        # batches of similar length pad least
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        bar = None
+        if show_progress(len(texts), progress):
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="texts", unit="text")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start:start + batch_size]
+            out[rows] = self._encode_batch([texts[i] for i in rows])
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return l2_normalise(out)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        hidden = self.session.run(None, {name: tokens[name].astype(np.int64) for name in self.inputs})[0]
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        mask = tokens["attention_mask"][..., None].astype(np.float32)
+        if self.pooling == "max":
+            return np.where(mask > 0, hidden, -np.inf).max(axis=1)
+        return (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
