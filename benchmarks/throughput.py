@@ -29,10 +29,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from retrieval_tagger.catalog import CatalogSpec, Product, read_catalog
-from retrieval_tagger.encoders.base import cpu_cores, text_batch_size
+from retrieval_tagger.encoders.base import cpu_cores, on_gpu, pick_device, text_batch_size
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.eval import list_metrics
 from retrieval_tagger.index.build import build_index
@@ -77,7 +75,7 @@ def query_products(path: Path, spec: CatalogSpec, n: int) -> list[Product]:
 
 def sync(device: str) -> None:
     """Wait for queued GPU work, so that a timer reads finished work."""
-    if device.startswith("cuda"):
+    if on_gpu(device):
         import torch
 
         torch.cuda.synchronize()
@@ -176,7 +174,7 @@ def machine(device: str) -> dict:
     info = {"host": platform.node(), "cpu_cores": cpu_cores(), "cpu": platform.processor() or platform.machine(),
             "python": platform.python_version(), "torch": torch.__version__, "device": device,
             "load_average_at_start": os.getloadavg()[0]}
-    if device.startswith("cuda"):
+    if on_gpu(device):
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
 
@@ -192,13 +190,13 @@ def measure(catalog: Path, queries: Path, catalog_size: int, n_queries: int, dev
     subset = subset_catalog(catalog, catalog_size, spec.image_col, work / "catalog.csv")
     warm_up(text_enc, image_enc, products[:64])
     report["index"] = index_rate(subset, work / "index", spec, (text_enc, image_enc), device)
-    tagger = Tagger(open_index(work / "index", use_gpu=not device.startswith("cpu")), text_enc, image_enc)
+    tagger = Tagger(open_index(work / "index", use_gpu=on_gpu(device)), text_enc, image_enc)
     tagger.tag(products[:64], progress=False)  # the first search and fusion of each shape are slow too
     report["encoders"], report["tag"], results = rates(tagger, products, repeats, device)
     report["quality"] = tag_quality(results, products, tagger.index.vocab)
     enc = report["encoders"]["products_per_s"]
     report["share_of_encoder_speed"] = {"tag": report["tag"]["products_per_s"] / enc, "index": report["index"]["products_per_s"] / enc}
-    report["target_share"] = TARGET_SHARE["cuda" if device.startswith("cuda") else "cpu"]
+    report["target_share"] = TARGET_SHARE["cuda" if on_gpu(device) else "cpu"]
     report["machine"]["load_average_at_end"] = os.getloadavg()[0]
     return report
 
@@ -249,8 +247,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    from retrieval_tagger.encoders.base import pick_device
-
     os.environ.setdefault("RTAG_NO_PROGRESS", "1")
     device = pick_device(args.device)
     spec = CatalogSpec(text_cols=args.text_cols.split(","), image_col=None if args.no_images else args.image_col,
