@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval_tagger.encoders import onnx_export
+from retrieval_tagger.encoders import onnx_cache, onnx_export
 from retrieval_tagger.encoders.registry import load_text_encoder, text_backend
 from retrieval_tagger.errors import EncoderError
 
@@ -78,8 +78,9 @@ def test_other_pooling_modes(tmp_path, pooling):
 def test_export_is_cached_and_redone_when_corrupt(tiny_model, cache, monkeypatch):
     load_text_encoder(tiny_model, "cpu", backend="onnx-int8")
     (folder,) = (cache / "onnx-text").iterdir()
-    manifest = onnx_export._read_manifest(folder)
+    manifest = onnx_cache.read_manifest(folder, onnx_export.FORMAT, onnx_export.FORMAT_VERSION)
     assert manifest["source_checksum"].startswith(folder.name.split("-")[0])
+    assert manifest["sha256"][onnx_cache.MODEL_FILE] == onnx_cache.sha256(folder / onnx_cache.MODEL_FILE)
     assert set(manifest["versions"]) == {"torch", "onnx", "onnxruntime"}
 
     def no_export(*args):
@@ -89,11 +90,11 @@ def test_export_is_cached_and_redone_when_corrupt(tiny_model, cache, monkeypatch
     load_text_encoder(tiny_model, "cpu", backend="onnx-int8")
     monkeypatch.undo()
     monkeypatch.setenv("RTAG_CACHE_DIR", str(cache))
-    with open(folder / onnx_export.MODEL_FILE, "ab") as fh:
+    with open(folder / onnx_cache.MODEL_FILE, "ab") as fh:
         fh.write(b"garbage")
     encoder = load_text_encoder(tiny_model, "cpu", backend="onnx-int8")
     assert encoder.encode(["red shirt"]).shape == (1, 32)
-    assert onnx_export._read_manifest(folder) is not None
+    assert onnx_cache.read_manifest(folder, onnx_export.FORMAT, onnx_export.FORMAT_VERSION) is not None
 
 
 def test_unsupported_pipeline_errors_when_asked_for_and_falls_back_when_automatic(tmp_path, capsys):

@@ -22,7 +22,7 @@ def data():
     return vectors, queries, picked
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivf-sq8"])
 def test_approximate_top1_matches_exact(data, tmp_path, kind):
     vectors, queries, picked = data
     flat, _ = store.build(vectors, "flat")
@@ -77,19 +77,42 @@ def test_search_of_an_empty_store(data):
     assert sims.shape == rows.shape == (2, 0)
 
 
-def test_ivf_on_a_handful_of_vectors(data):
+@pytest.mark.parametrize("kind", ["ivf", "ivf-sq8"])
+def test_ivf_on_a_handful_of_vectors(data, kind):
     vectors, _, _ = data
-    index, params = store.build(vectors[:10], "ivf")
+    index, params = store.build(vectors[:10], kind)
     assert params["nlist"] == 1
     _, rows = store.search(index, vectors[:10], 1)
     assert list(rows[:, 0]) == list(range(10))
 
 
+def test_n_lists_is_a_power_of_two_near_4_sqrt_n_with_39_training_vectors_each():
+    assert store.n_lists(1_000_000, 200_000) == 4096
+    assert store.n_lists(10_000_000, 200_000) == 4096  # capped by the training sample
+    assert store.n_lists(100_000, 100_000) == 1024
+    assert store.n_lists(2000, 2000) == 32
+    assert store.n_lists(10, 10) == 1
+    for n in (50, 1000, 12345, 10**6):
+        lists = store.n_lists(n, n)
+        assert lists & (lists - 1) == 0 and lists * 39 <= max(n, 39)
+
+
+def test_sq8_codes_take_a_quarter_of_float32(data, tmp_path):
+    vectors, _, _ = data
+    sizes = {}
+    for kind in ("flat", "ivf-sq8"):
+        index, _ = store.build(vectors, kind)
+        store.save(index, tmp_path / f"{kind}.faiss")
+        sizes[kind] = (tmp_path / f"{kind}.faiss").stat().st_size
+    assert sizes["ivf-sq8"] < 0.5 * sizes["flat"]
+
+
 def test_choose_type():
     assert store.choose_type(10) == "flat"
     assert store.choose_type(store.EXACT_LIMIT) == "hnsw"
+    assert store.choose_type(store.COMPACT_LIMIT) == "ivf-sq8"
     assert store.choose_type(10, "ivf") == "ivf"
-    with pytest.raises(RtagError, match="unknown index type 'annoy'.*auto, flat, hnsw, ivf"):
+    with pytest.raises(RtagError, match="unknown index type 'annoy'.*auto, flat, hnsw, ivf, ivf-sq8"):
         store.choose_type(10, "annoy")
 
 

@@ -3,38 +3,26 @@
 The transformer is exported with torch's ONNX exporter and its weight matrices are
 quantised to int8 by ONNX Runtime (dynamic quantisation: per-channel weights, activations
 quantised on the fly, only products with a constant weight matrix). Tokenisation and
-pooling stay in Python (onnx_text.py). Measured on all-MiniLM-L6-v2 over 36k fashion
-titles: cosine to the float32 embeddings 0.992 on average, kNN facet accuracy within
-0.001, about 2x the float32 speed on 2 CPU cores (benchmarks/README.md).
-
-Exports are cached under ``$RTAG_CACHE_DIR`` (default ``~/.cache/retrieval_tagger``) in a
-folder named by the weights' checksum; each folder has a manifest with the source
-checksum, the options, the library versions and the sha256 of the ONNX file, and is
-written to a temporary folder that is renamed into place.
+pooling stay in Python (onnx_text.py). Measured on all-MiniLM-L6-v2 over the fashion
+titles: cosine to the float32 embeddings 0.992 on average, kNN facet accuracy unchanged,
+2-3x the float32 speed on 2 CPU cores (benchmarks/README.md). Exports are cached by the
+weights' checksum (onnx_cache.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
+import logging
 import warnings
 from pathlib import Path
 
 import torch
 
+from retrieval_tagger.encoders import onnx_cache
 from retrieval_tagger.errors import EncoderError
 
 FORMAT = "rtag-onnx-text"
 FORMAT_VERSION = 1
-MODEL_FILE = "model.onnx"
-MANIFEST = "manifest.json"
 POOLING_MODES = ("mean", "cls", "max")
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("RTAG_CACHE_DIR") or Path.home() / ".cache" / "retrieval_tagger")
 
 
 def pipeline_parts(st_model) -> tuple[object, str, int]:
@@ -59,37 +47,16 @@ def pipeline_parts(st_model) -> tuple[object, str, int]:
     return modules[0].auto_model, mode, int(st_model.max_seq_length or 512)
 
 
-def cached_export(st_model, checksum: str, progress: bool = True) -> tuple[Path, dict]:
+def cached_export(st_model, checksum: str) -> tuple[Path, dict]:
     """The folder holding the int8 ONNX export of ``st_model`` (whose weights have
     ``checksum``), exporting it first if the cache has none, and its manifest."""
-    folder = cache_root() / "onnx-text" / f"{checksum[:24]}-int8-v{FORMAT_VERSION}"
-    if (folder / MANIFEST).is_file():
-        manifest = _read_manifest(folder)
-        if manifest is not None:
-            return folder, manifest
-        shutil.rmtree(folder, ignore_errors=True)  # an unreadable or corrupt export: redo it
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        if progress:
-            print(f"rtag: exporting the text model to ONNX int8 once (cached in {folder})", flush=True)
-        manifest = export_int8(st_model, checksum, tmp)
-        if folder.exists():  # another process finished first
-            shutil.rmtree(tmp)
-            return folder, _read_manifest(folder) or manifest
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder, manifest
+    pipeline_parts(st_model)  # refuse unsupported pipelines before any work
+    return onnx_cache.cached("onnx-text", f"{checksum[:24]}-int8", FORMAT, FORMAT_VERSION,
+                             lambda folder: export_int8(st_model, checksum, folder), "the text model (int8)")
 
 
 def export_int8(st_model, checksum: str, folder: Path) -> dict:
-    """Write ``model.onnx`` (int8 weights), the tokenizer and a manifest into ``folder``."""
-    import onnx
-    import onnxruntime
+    """Write ``model.onnx`` (int8 weights) into ``folder``; return the manifest's fields."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     transformer, pooling, max_length = pipeline_parts(st_model)
@@ -99,31 +66,37 @@ def export_int8(st_model, checksum: str, folder: Path) -> dict:
     float_path = folder / "model-float.onnx"
     wrapper = _HiddenStates(transformer, inputs).eval()
     axes = {name: {0: "batch", 1: "tokens"} for name in [*inputs, "hidden"]}
+    export(wrapper, tuple(sample[name] for name in inputs), float_path, inputs, ["hidden"], axes, "text")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser logs advice on pre-processing at WARNING to the root logger
     try:
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer notes about shapes that the dynamic axes cover
-            torch.onnx.export(wrapper, tuple(sample[name] for name in inputs), str(float_path), input_names=inputs,
-                              output_names=["hidden"], dynamic_axes=axes, opset_version=17, dynamo=False)
-    except Exception as exc:  # the exporter raises many types; the user only needs to know it failed
-        raise EncoderError(f"cannot export the text model to ONNX ({type(exc).__name__}: {exc}): use --text-backend torch") from exc
-    quantize_dynamic(str(float_path), str(folder / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True,
-                     extra_options={"MatMulConstBOnly": True})
+        quantize_dynamic(str(float_path), str(folder / onnx_cache.MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True,
+                         extra_options={"MatMulConstBOnly": True})
+    finally:
+        root.setLevel(level)
     float_path.unlink()
-    tokenizer.save_pretrained(str(folder / "tokenizer"))
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+    return {
         "source_checksum": checksum,
         "quantisation": "int8 dynamic, per-channel weights, MatMul with constant weights only",
         "pooling": pooling,
         "max_length": max_length,
         "inputs": inputs,
         "dim": int((getattr(st_model, "get_embedding_dimension", None) or st_model.get_sentence_embedding_dimension)()),
-        "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
-        "sha256": {MODEL_FILE: _sha256(folder / MODEL_FILE)},
+        "versions": onnx_cache.versions(),
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return manifest
+
+
+def export(module: torch.nn.Module, sample: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict, what: str) -> None:
+    """torch's ONNX export (the TorchScript exporter, which needs no extra package), with
+    one clear error when it fails."""
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes about shapes that the dynamic axes cover
+            torch.onnx.export(module, sample, str(path), input_names=inputs, output_names=outputs, dynamic_axes=axes,
+                              opset_version=17, dynamo=False)
+    except Exception as exc:  # the exporter raises many types; the user only needs to know it failed
+        raise EncoderError(f"cannot export the {what} model to ONNX ({type(exc).__name__}: {exc}): use --{what}-backend torch") from exc
 
 
 class _HiddenStates(torch.nn.Module):
@@ -136,25 +109,3 @@ class _HiddenStates(torch.nn.Module):
 
     def forward(self, *tensors):
         return self.transformer(**dict(zip(self.inputs, tensors))).last_hidden_state
-
-
-def _read_manifest(folder: Path) -> dict | None:
-    """The manifest of a complete, intact export, else None."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        return None
-    model = folder / MODEL_FILE
-    if not model.is_file() or manifest.get("sha256", {}).get(MODEL_FILE) != _sha256(model):
-        return None
-    return manifest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

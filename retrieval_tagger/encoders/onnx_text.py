@@ -20,9 +20,10 @@ class OnnxTextEncoder:
         import onnxruntime
         import torch
 
-        from retrieval_tagger.encoders.onnx_export import MODEL_FILE, cached_export
+        from retrieval_tagger.encoders.onnx_cache import MODEL_FILE
+        from retrieval_tagger.encoders.onnx_export import cached_export
 
-        folder, manifest = cached_export(st_model, checksum, progress=show_progress(10_000, None))
+        folder, manifest = cached_export(st_model, checksum)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = int(threads or torch.get_num_threads())
         options.log_severity_level = 3

@@ -9,13 +9,18 @@ import numpy as np
 
 from retrieval_tagger.errors import RtagError
 
-INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivf", "ivf-sq8")
 # Exact search stays fast (a few ms per query batch) up to this many vectors on a CPU.
 EXACT_LIMIT = 100_000
+# Above this many vectors float32 copies no longer fit a small server (1.5 GiB per
+# million 384-d vectors): 8-bit codes take a quarter of that.
+COMPACT_LIMIT = 2_000_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
 IVF_NPROBE = 16
+TRAIN_SAMPLE = 200_000  # vectors that train the IVF centroids
+KNOBS = {"hnsw": "efSearch", "ivf": "nprobe", "ivf-sq8": "nprobe"}
 
 
 def choose_type(n_vectors: int, requested: str = "auto") -> str:
@@ -23,29 +28,59 @@ def choose_type(n_vectors: int, requested: str = "auto") -> str:
         raise RtagError(f"unknown index type {requested!r}: choose one of {', '.join(INDEX_TYPES)}")
     if requested != "auto":
         return requested
-    return "flat" if n_vectors < EXACT_LIMIT else "hnsw"
+    if n_vectors < EXACT_LIMIT:
+        return "flat"
+    return "hnsw" if n_vectors < COMPACT_LIMIT else "ivf-sq8"
+
+
+def n_lists(n_vectors: int, n_train: int) -> int:
+    """IVF lists: a power of two near 4 sqrt(n), with at least 39 training vectors each."""
+    most = max(1, n_train // 39)
+    target = max(1.0, min(4 * math.sqrt(max(n_vectors, 1)), most))
+    lists = 2 ** int(round(math.log2(target)))
+    return lists if lists <= most else lists // 2
+
+
+def empty(dim: int, n_vectors: int, index_type: str, train: np.ndarray | None = None) -> tuple[object, dict]:
+    """An empty (trained, where the type needs it) FAISS index over unit vectors with the
+    inner-product metric, for about ``n_vectors`` vectors, and its parameters.
+
+    IVF types train their centroids on ``train`` (at most TRAIN_SAMPLE rows are used).
+    """
+    import faiss
+
+    if index_type == "flat" or n_vectors == 0:
+        return faiss.IndexFlatIP(dim), {"type": "flat"}
+    if index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        return index, {"type": "hnsw", "M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
+    if index_type not in ("ivf", "ivf-sq8"):
+        raise RtagError(f"unknown index type {index_type!r}: choose one of {', '.join(INDEX_TYPES[1:])}")
+    if train is None or len(train) == 0:
+        raise RtagError(f"an {index_type} index needs training vectors")
+    train = np.ascontiguousarray(train[:TRAIN_SAMPLE], dtype=np.float32)
+    nlist = n_lists(n_vectors, len(train))
+    quantizer = faiss.IndexFlatIP(dim)
+    if index_type == "ivf":
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    index.own_fields = True
+    quantizer.this.disown()
+    index.train(train)
+    return index, {"type": index_type, "nlist": nlist, "nprobe": IVF_NPROBE}
 
 
 def build(vectors: np.ndarray, index_type: str) -> tuple[object, dict]:
     """A FAISS index over unit vectors with inner-product metric, and its parameters."""
-    import faiss
-
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
-    if index_type == "flat" or n == 0:
-        index, params = faiss.IndexFlatIP(dim), {"type": "flat"}
-    elif index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        params = {"type": "hnsw", "M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
-    elif index_type == "ivf":
-        nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-        params = {"type": "ivf", "nlist": nlist, "nprobe": IVF_NPROBE}
-    else:
-        raise RtagError(f"unknown index type {index_type!r}: choose one of {', '.join(INDEX_TYPES[1:])}")
+    train = None
+    if index_type in ("ivf", "ivf-sq8") and n:
+        rng = np.random.default_rng(0)
+        train = vectors[np.sort(rng.choice(n, min(n, TRAIN_SAMPLE), replace=False))]
+    index, params = empty(dim, n, index_type, train)
     index.add(vectors)
     return index, params
 
@@ -125,7 +160,7 @@ def searcher(index, params: dict, use_gpu: bool = True):
     kind = params.get("type")
     if kind == "hnsw":
         index.hnsw.efSearch = int(params.get("efSearch", HNSW_EF_SEARCH))
-    elif kind == "ivf":
+    elif kind in ("ivf", "ivf-sq8"):
         index.nprobe = int(params.get("nprobe", IVF_NPROBE))
     elif kind == "flat":
         if use_gpu and hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
