@@ -136,13 +136,13 @@ def canonical_spec(spec: str) -> str:
     return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
 
 
-def _load_index_image_encoder(opened: OpenIndex, spec: str, device: str | None):
+def _load_index_image_encoder(opened: OpenIndex, spec: str, device: str | None, backend: str | None = None):
     """The image encoder an index names; ``@index/...`` is a model folder inside the index."""
     from retrieval_tagger.index.build import INDEX_MODEL_SPEC
 
     if spec != INDEX_MODEL_SPEC:
-        return load_image_encoder(spec, device)
-    encoder = load_image_encoder(str(opened.folder / spec.split("/", 1)[1]), device)
+        return load_image_encoder(spec, device, backend)
+    encoder = load_image_encoder(str(opened.folder / spec.split("/", 1)[1]), device, backend)
     encoder.spec = spec
     return encoder
 
@@ -163,12 +163,12 @@ class Tagger:
 
     @classmethod
     def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size", rerank: bool = True,
-             text_backend: str | None = None) -> "Tagger":
+             text_backend: str | None = None, image_backend: str | None = None) -> "Tagger":
         """Open an index and load the encoders its manifest names.
 
         ``text_model``/``image_model`` may name the encoders explicitly (for example a
-        local copy); they must be the same models that built the index. ``text_backend``
-        picks how the text model runs (encoders/registry.py; ``auto`` by default).
+        local copy); they must be the same models that built the index. ``text_backend`` and
+        ``image_backend`` pick how the models run (encoders/registry.py; ``auto`` by default).
         """
         opened = open_index(index, verify=verify)
         recorded = opened.manifest["encoders"]
@@ -179,7 +179,7 @@ class Tagger:
                     "query with the same model or rebuild the index"
                 )
         text_enc = load_text_encoder(recorded["text"]["spec"], device, text_backend)
-        image_enc = _load_index_image_encoder(opened, recorded["image"]["spec"], device) if "image" in recorded else None
+        image_enc = _load_index_image_encoder(opened, recorded["image"]["spec"], device, image_backend) if "image" in recorded else None
         check_encoder(opened, "text", text_enc)
         check_encoder(opened, "image", image_enc)
         return cls(opened, text_enc, image_enc, rerank)

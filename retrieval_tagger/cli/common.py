@@ -20,6 +20,10 @@ TextBackend = typer.Option(
     None, "--text-backend",
     help="How the text model runs: auto (ONNX Runtime int8 on a CPU, torch float16 on a GPU), torch or onnx-int8 [default: $RTAG_TEXT_BACKEND or auto].",
 )
+ImageBackend = typer.Option(
+    None, "--image-backend",
+    help="How the image model runs: auto (ONNX Runtime on a CPU, torch float16 on a GPU), torch or onnx [default: $RTAG_IMAGE_BACKEND or auto].",
+)
 Strict = typer.Option(False, "--strict", help="Treat duplicate ids, empty rows and bad images as errors.")
 
 

@@ -31,6 +31,7 @@ def evaluate_cmd(
     facet_cols: str = common.FacetCols,
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
     text_backend: str = common.TextBackend,
+    image_backend: str = common.ImageBackend,
 ) -> None:
     """P@k, R@k, F1@k, nDCG@k and facet accuracy (overall and per facet) on a labelled file."""
     from retrieval_tagger.catalog import read_catalog
@@ -44,7 +45,7 @@ def evaluate_cmd(
         raise RtagError(f"--ks must be comma-separated whole numbers, got {ks!r}") from exc
     if not cutoffs or min(cutoffs) < 1:
         raise RtagError(f"--ks must list cut-offs of at least 1, got {ks!r}")
-    tagger = Tagger.load(index, device=device, rerank=rerank, text_backend=text_backend)
+    tagger = Tagger.load(index, device=device, rerank=rerank, text_backend=text_backend, image_backend=image_backend)
     spec = common.spec_from_manifest(
         tagger.index.manifest["catalog"]["columns"],
         id_col=id_col,

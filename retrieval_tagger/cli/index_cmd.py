@@ -24,6 +24,7 @@ def index(
     batch_size: int = typer.Option(None, "--batch-size", help="Images per encoder batch [default: 64 on a CPU, sized to the device on a GPU]."),
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
     text_backend: str = common.TextBackend,
+    image_backend: str = common.ImageBackend,
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
     strict: bool = common.Strict,
 ) -> None:
@@ -38,7 +39,7 @@ def index(
         from retrieval_tagger.align.train import AlignOptions
 
         align_options = AlignOptions()
-    man = build_index(catalog, name, spec, text_model, image_model, index_type, force, device, batch_size, align=align_options, text_backend=text_backend)
+    man = build_index(catalog, name, spec, text_model, image_model, index_type, force, device, batch_size, align=align_options, text_backend=text_backend, image_backend=image_backend)
     counts, stores = man["counts"], man["stores"]
     typer.echo(f"catalog: {man['report']['summary']}", err=True)
     for example_kind, examples in man["report"].get("examples", {}).items():

@@ -76,6 +76,7 @@ def tag(
     image_col: str = common.ImageCol,
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
     text_backend: str = common.TextBackend,
+    image_backend: str = common.ImageBackend,
 ) -> None:
     """Tag products by voting over their nearest tagged catalog products, or against a
     stored vocabulary by tag names (zero-shot) blended with votes (--vocab)."""
@@ -86,7 +87,7 @@ def tag(
 
     if (input_file is None) == (text is None and image is None):
         raise RtagError("give either an INPUT file or --text/--image for one product")
-    tagger = Tagger.load(index, device=device, text_backend=text_backend)
+    tagger = Tagger.load(index, device=device, text_backend=text_backend, image_backend=image_backend)
     if input_file is not None:
         columns = tagger.index.manifest["catalog"]["columns"]
         spec = common.spec_from_manifest(columns, id_col=id_col, text_cols=common.split_list(text_cols), image_col=image_col)

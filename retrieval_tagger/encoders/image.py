@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from retrieval_tagger.encoders import colour
 from retrieval_tagger.encoders.base import cpu_cores, l2_normalise, on_gpu, pick_device, show_progress
 from retrieval_tagger.encoders.checksum import state_dict_sha256
+from retrieval_tagger.errors import EncoderError
 
 
 def load_rgb(path: str, size: int) -> Image.Image:
@@ -115,6 +116,18 @@ class ClipImageEncoder:
         with torch.no_grad():
             probe = torch.zeros(1, 3, self.size, self.size, device=self.device, dtype=self._dtype)
             self.dim = int(self.model.encode_image(probe).shape[-1])
+        # what turns pixels into embeddings: the model itself, or its ONNX export (use_onnx)
+        self.tower = self.model.encode_image
+        self.backend = "torch-fp16" if on_gpu(self.device) else "torch"
+
+    def use_onnx(self) -> None:
+        """Run the image tower on ONNX Runtime (CPU only; see onnx_image.py)."""
+        from retrieval_tagger.encoders.onnx_image import OnnxImageTower
+
+        if on_gpu(self.device):
+            raise EncoderError(f"the onnx image backend runs on the CPU, not {self.device}: use --image-backend torch or --device cpu")
+        self.tower = OnnxImageTower(self.model, self.size, self.checksum)
+        self.backend = "onnx"
 
     @property
     def _dtype(self):
@@ -144,7 +157,7 @@ class ClipImageEncoder:
         for _, pixels, hists, flags in batches:
             # inference mode per batch only: a mode held across the yield would leak into the caller
             with torch.inference_mode():
-                vectors = self.model.encode_image(pixels).float()
+                vectors = self.tower(pixels).float()
                 if self.colour_head is not None:
                     vectors = vectors + hists.to(self.device) @ self.colour_head.T
                 vectors = vectors.cpu().numpy()

@@ -91,7 +91,9 @@ def export(module: torch.nn.Module, sample: tuple, path: Path, inputs: list[str]
     """torch's ONNX export (the TorchScript exporter, which needs no extra package), with
     one clear error when it fails."""
     try:
-        with torch.inference_mode(), warnings.catch_warnings():
+        # traced with gradients on: without them nn.MultiheadAttention takes a fused fast
+        # path that the exporter does not know
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes about shapes that the dynamic axes cover
             torch.onnx.export(module, sample, str(path), input_names=inputs, output_names=outputs, dynamic_axes=axes,
                               opset_version=17, dynamo=False)

@@ -5,10 +5,12 @@ Text specs:
   ``hash:DIM``                model-free hashing encoder (tests, exact-wording catalogs)
   any other string            a sentence-transformers model name or local folder
 
-Text backends (``--text-backend``, $RTAG_TEXT_BACKEND): ``auto`` (default) runs
-sentence-transformers models on ONNX Runtime with int8 weights on a CPU (onnx_text.py) and
-on torch in float16 on a GPU; ``torch`` and ``onnx-int8`` force one. Both give the same
-checksum, so an index built with one can be queried with the other.
+Backends (``--text-backend``/$RTAG_TEXT_BACKEND, ``--image-backend``/$RTAG_IMAGE_BACKEND):
+``auto`` (default) runs sentence-transformers models on ONNX Runtime with int8 weights
+(onnx_text.py) and image towers on ONNX Runtime in float32 (onnx_image.py) on a CPU, and
+both on torch in float16 on a GPU; ``torch``, ``onnx-int8`` (text) and ``onnx`` (image)
+force one. The checksum is the source weights', so an index built with one backend can be
+queried with another.
 
 Image specs:
   ``rtag-lite`` (default)     offline EfficientNet-Lite0 ImageNet trunk (see lite.py);
@@ -71,7 +73,7 @@ def load_text_encoder(spec: str | None = None, device: str | None = None, backen
     try:
         return OnnxTextEncoder(encoder.spec, encoder.model, encoder.checksum)
     except EncoderError as exc:
-        if (backend or os.environ.get("RTAG_TEXT_BACKEND") or "auto") != "auto":
+        if _requested(backend, "RTAG_TEXT_BACKEND") != "auto":
             raise
         # the automatic choice falls back to torch for pipelines ONNX does not reproduce
         print(f"rtag: {exc}; using the torch text backend", file=sys.stderr)
@@ -82,20 +84,7 @@ def text_backend(requested: str | None = None, device: str | None = None) -> str
     """The text backend to run: ``requested``, else $RTAG_TEXT_BACKEND, else ``auto``,
     which is ONNX Runtime with int8 weights on a CPU (2x float32 there, same accuracy:
     benchmarks/README.md) and torch (float16) on a GPU."""
-    requested = (requested or os.environ.get("RTAG_TEXT_BACKEND") or "auto").strip().lower()
-    if requested not in TEXT_BACKENDS:
-        raise EncoderError(f"unknown text backend {requested!r}: choose one of {', '.join(TEXT_BACKENDS)}")
-    from retrieval_tagger.encoders.base import pick_device
-
-    on_cpu = pick_device(device) == "cpu"
-    if requested == "onnx-int8" and not on_cpu:
-        raise EncoderError(f"the onnx-int8 text backend runs on the CPU, not {pick_device(device)}: use --text-backend torch or --device cpu")
-    if requested != "auto":
-        if requested == "onnx-int8" and importlib.util.find_spec("onnxruntime") is None:
-            raise EncoderError("the onnx-int8 text backend needs onnxruntime and onnx: pip install onnxruntime onnx")
-        return requested
-    has_onnx = importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
-    return "onnx-int8" if on_cpu and has_onnx else "torch"
+    return _backend("text", _requested(requested, "RTAG_TEXT_BACKEND"), TEXT_BACKENDS, "onnx-int8", device)
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,8 +114,12 @@ class ClipModel:
     text_space: bool = True
 
 
-def load_image_encoder(spec: str | None = None, device: str | None = None):
-    """Build the image encoder a spec names, or ``None`` for ``none``."""
+IMAGE_BACKENDS = ("auto", "torch", "onnx")
+
+
+def load_image_encoder(spec: str | None = None, device: str | None = None, backend: str | None = None):
+    """Build the image encoder a spec names, or ``None`` for ``none``, with its image
+    tower on the backend ``image_backend`` picks."""
     spec = (spec or DEFAULT_IMAGE_SPEC).strip()
     if spec.lower() == "none":
         return None
@@ -140,7 +133,44 @@ def load_image_encoder(spec: str | None = None, device: str | None = None):
     encoder = ClipImageEncoder(built.spec, model, built.tokenizer, built.size, built.mean, built.std, device,
                                checksum=built.checksum, colour_head=built.colour_head)
     encoder.text_space = built.text_space
+    if image_backend(backend, device) == "onnx":
+        try:
+            encoder.use_onnx()
+        except EncoderError as exc:
+            if _requested(backend, "RTAG_IMAGE_BACKEND") != "auto":
+                raise
+            print(f"rtag: {exc}; using the torch image backend", file=sys.stderr)
     return encoder
+
+
+def image_backend(requested: str | None = None, device: str | None = None) -> str:
+    """The image backend to run: ``requested``, else $RTAG_IMAGE_BACKEND, else ``auto``,
+    which is ONNX Runtime on a CPU (several times torch's images/s there, same embeddings:
+    benchmarks/README.md) and torch (float16) on a GPU."""
+    return _backend("image", _requested(requested, "RTAG_IMAGE_BACKEND"), IMAGE_BACKENDS, "onnx", device)
+
+
+def _requested(requested: str | None, variable: str) -> str:
+    return (requested or os.environ.get(variable) or "auto").strip().lower()
+
+
+def _backend(role: str, requested: str, choices: tuple, onnx_name: str, device: str | None) -> str:
+    """``requested`` checked against ``choices``; ``auto`` becomes ``onnx_name`` on a CPU
+    with onnxruntime and onnx installed, else torch."""
+    from retrieval_tagger.encoders.base import pick_device
+
+    if requested not in choices:
+        raise EncoderError(f"unknown {role} backend {requested!r}: choose one of {', '.join(choices)}")
+    on_cpu = pick_device(device) == "cpu"
+    has_onnx = importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
+    if requested == onnx_name:
+        if not on_cpu:
+            raise EncoderError(f"the {onnx_name} {role} backend runs on the CPU, not {pick_device(device)}: use --{role}-backend torch or --device cpu")
+        if not has_onnx:
+            raise EncoderError(f"the {onnx_name} {role} backend needs onnxruntime and onnx: pip install onnxruntime onnx")
+    if requested != "auto":
+        return requested
+    return onnx_name if on_cpu and has_onnx else "torch"
 
 
 def build_clip_model(spec: str) -> ClipModel:

@@ -19,6 +19,7 @@ from retrieval_tagger.candidates.mentions import MentionMatcher
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
 from retrieval_tagger.encoders.base import device_of, text_batch_size
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
+from retrieval_tagger.encoders.registry import image_backend as image_backend_of
 from retrieval_tagger.encoders.registry import text_backend as text_backend_of
 from retrieval_tagger.errors import CatalogError, IndexExistsError
 from retrieval_tagger.index import location, manifest, store
@@ -135,6 +136,7 @@ def build_index(
     encoders: tuple | None = None,
     align=None,
     text_backend: str | None = None,
+    image_backend: str | None = None,
 ) -> dict:
     """Build an index folder from a tagged catalog and return its manifest.
 
@@ -145,7 +147,7 @@ def build_index(
     per batch) defaults to what suits the device (see encoders/image.py). ``align`` (an
     ``AlignOptions``) first trains an aligned image model on the catalog, starting from
     ``image_model``, and keeps it inside the index folder (``image_model/``).
-    ``text_backend`` picks how the text model runs (encoders/registry.py, ``auto``).
+    ``text_backend`` and ``image_backend`` pick how the models run (encoders/registry.py, ``auto``).
     """
     out = location.resolve(output)
     if out.exists() and not force:
@@ -155,6 +157,7 @@ def build_index(
     spec = spec or CatalogSpec()
     store.choose_type(0, index_type)  # validate before any slow work
     text_backend_of(text_backend, device)
+    image_backend_of(image_backend, device)
     catalog_path = Path(catalog_path)
     started = time.perf_counter()
     products, report = read_catalog(catalog_path, spec)
@@ -164,7 +167,7 @@ def build_index(
     if align is not None:
         aligned = _train_alignment(catalog_path, spec, out, image_model, align, device, batch_size, progress)
         image_model = str(aligned)
-    text_enc, image_enc = encoders or (load_text_encoder(text_model, device, text_backend), load_image_encoder(image_model, device))
+    text_enc, image_enc = encoders or (load_text_encoder(text_model, device, text_backend), load_image_encoder(image_model, device, image_backend))
     if aligned is not None:
         image_enc.spec = INDEX_MODEL_SPEC
     encoded = _encode_catalog(products, report, spec, text_enc, image_enc, batch_size, progress)
