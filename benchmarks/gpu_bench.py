@@ -124,7 +124,7 @@ def text_rates(titles: list[str], n: int, batches: list[int], device: str) -> di
 
     encoder = load_text_encoder("minilm", device)
     texts = [titles[i % len(titles)] for i in range(n)]
-    return {"sentences": n, **{f"batch_{b}_sentences_per_s": rate(lambda: encoder.encode(texts, batch_size=b, progress=False), n, device, min_calls=1)
+    return {"sentences": n, "backend": getattr(encoder, "backend", None), **{f"batch_{b}_sentences_per_s": rate(lambda: encoder.encode(texts, batch_size=b, progress=False), n, device, min_calls=1)
                                for b in batches}}
 
 

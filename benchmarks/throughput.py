@@ -106,11 +106,12 @@ def encoder_tasks(text_enc, image_enc, products: list[Product], device: str) -> 
     tasks = {"text": lambda: text_enc.encode(texts, batch_size=batch, progress=False)}
     if paths:
         decoded = [pixels for _, pixels, _, _ in image_enc.batches(paths, progress=False)]
+        tower = getattr(image_enc, "tower", None) or image_enc.model.encode_image  # what the encoder runs per batch
 
         def forward():
             with torch.inference_mode():
                 for pixels in decoded:
-                    image_enc.model.encode_image(pixels)
+                    tower(pixels)
 
         tasks["images"] = lambda: image_enc.encode_images_and_colours(paths, progress=False)
         tasks["forward"] = forward
@@ -180,10 +181,11 @@ def machine(device: str) -> dict:
 
 
 def measure(catalog: Path, queries: Path, catalog_size: int, n_queries: int, device: str, text_model: str,
-            image_model: str, spec: CatalogSpec, repeats: int, work: Path) -> dict:
+            image_model: str, spec: CatalogSpec, repeats: int, work: Path, text_backend: str | None = None) -> dict:
     """Every figure of this benchmark, measured in one run, as a JSON-ready dict."""
-    report = {"machine": machine(device), "text_model": text_model, "image_model": image_model, "repeats": repeats}
-    text_enc, image_enc = load_text_encoder(text_model, device), load_image_encoder(image_model, device)
+    text_enc, image_enc = load_text_encoder(text_model, device, text_backend), load_image_encoder(image_model, device)
+    report = {"machine": machine(device), "text_model": text_model, "text_backend": getattr(text_enc, "backend", None),
+              "image_model": image_model, "repeats": repeats}
     products = query_products(queries, spec, n_queries)
     if image_enc is None:
         products = [replace(p, image=None) for p in products]
@@ -214,7 +216,7 @@ def format_table(report: dict) -> str:
     m = report["machine"]
     lines = [f"{m['host']}: {m['cpu_cores']} cores, device {m['device']}{' (' + m['gpu'] + ')' if 'gpu' in m else ''}, "
              f"torch {m['torch']}, load average {m['load_average_at_start']:.2f} -> {m['load_average_at_end']:.2f}",
-             f"models: text {report['text_model']}, image {report['image_model']}; median of {report['repeats']} runs",
+             f"models: text {report['text_model']} ({report['text_backend'] or 'no backend'}), image {report['image_model']}; median of {report['repeats']} runs",
              f"{'what':<40} {'items':>7} {'per second':>11}"]
     lines += [f"{name:<40} {n:>7} {rate:>11.1f} {unit}" for name, n, rate, unit in rows]
     share = report["share_of_encoder_speed"]
@@ -235,6 +237,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=500, help="tag N query products")
     p.add_argument("--device", default=None, help="cpu or cuda [default: cuda when available]")
     p.add_argument("--text-model", default="minilm")
+    p.add_argument("--text-backend", default=None, help="auto, torch or onnx-int8 (see encoders/registry.py) [default: auto]")
     p.add_argument("--image-model", default="rtag-lite")
     p.add_argument("--no-images", action="store_true", help="text only (no image encoder)")
     p.add_argument("--text-cols", default="productDisplayName")
@@ -257,7 +260,7 @@ def main(argv=None) -> int:
             return 2
     with tempfile.TemporaryDirectory(prefix="rtag-throughput-") as work:
         report = measure(args.catalog, args.queries_file, args.catalog_size, args.queries, device, args.text_model,
-                         "none" if args.no_images else args.image_model, spec, args.repeats, Path(work))
+                         "none" if args.no_images else args.image_model, spec, args.repeats, Path(work), args.text_backend)
     print(format_table(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
