@@ -187,6 +187,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("RTAG_NO_PROGRESS", "1")
+    # the backends a GPU runs, also in a dry run on a CPU (where auto would pick ONNX Runtime)
+    os.environ.setdefault("RTAG_TEXT_BACKEND", "torch")
+    os.environ.setdefault("RTAG_IMAGE_BACKEND", "torch")
     data = args.bundle / "data"
     if not (data / "catalog.csv").is_file():
         print(f"error: no bundle at {args.bundle}: run benchmarks/gpu_bundle.py first", file=sys.stderr)

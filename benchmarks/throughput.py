@@ -181,11 +181,12 @@ def machine(device: str) -> dict:
 
 
 def measure(catalog: Path, queries: Path, catalog_size: int, n_queries: int, device: str, text_model: str,
-            image_model: str, spec: CatalogSpec, repeats: int, work: Path, text_backend: str | None = None) -> dict:
+            image_model: str, spec: CatalogSpec, repeats: int, work: Path, text_backend: str | None = None,
+            image_backend: str | None = None) -> dict:
     """Every figure of this benchmark, measured in one run, as a JSON-ready dict."""
-    text_enc, image_enc = load_text_encoder(text_model, device, text_backend), load_image_encoder(image_model, device)
+    text_enc, image_enc = load_text_encoder(text_model, device, text_backend), load_image_encoder(image_model, device, image_backend)
     report = {"machine": machine(device), "text_model": text_model, "text_backend": getattr(text_enc, "backend", None),
-              "image_model": image_model, "repeats": repeats}
+              "image_model": image_model, "image_backend": getattr(image_enc, "backend", None), "repeats": repeats}
     products = query_products(queries, spec, n_queries)
     if image_enc is None:
         products = [replace(p, image=None) for p in products]
@@ -216,7 +217,7 @@ def format_table(report: dict) -> str:
     m = report["machine"]
     lines = [f"{m['host']}: {m['cpu_cores']} cores, device {m['device']}{' (' + m['gpu'] + ')' if 'gpu' in m else ''}, "
              f"torch {m['torch']}, load average {m['load_average_at_start']:.2f} -> {m['load_average_at_end']:.2f}",
-             f"models: text {report['text_model']} ({report['text_backend'] or 'no backend'}), image {report['image_model']}; median of {report['repeats']} runs",
+             f"models: text {report['text_model']} ({report['text_backend'] or 'no backend'}), image {report['image_model']} ({report['image_backend'] or 'no backend'}); median of {report['repeats']} runs",
              f"{'what':<40} {'items':>7} {'per second':>11}"]
     lines += [f"{name:<40} {n:>7} {rate:>11.1f} {unit}" for name, n, rate, unit in rows]
     share = report["share_of_encoder_speed"]
@@ -239,6 +240,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--text-model", default="minilm")
     p.add_argument("--text-backend", default=None, help="auto, torch or onnx-int8 (see encoders/registry.py) [default: auto]")
     p.add_argument("--image-model", default="rtag-lite")
+    p.add_argument("--image-backend", default=None, help="auto, torch or onnx (see encoders/registry.py) [default: auto]")
     p.add_argument("--no-images", action="store_true", help="text only (no image encoder)")
     p.add_argument("--text-cols", default="productDisplayName")
     p.add_argument("--image-col", default="image")
@@ -260,7 +262,7 @@ def main(argv=None) -> int:
             return 2
     with tempfile.TemporaryDirectory(prefix="rtag-throughput-") as work:
         report = measure(args.catalog, args.queries_file, args.catalog_size, args.queries, device, args.text_model,
-                         "none" if args.no_images else args.image_model, spec, args.repeats, Path(work), args.text_backend)
+                         "none" if args.no_images else args.image_model, spec, args.repeats, Path(work), args.text_backend, args.image_backend)
     print(format_table(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
