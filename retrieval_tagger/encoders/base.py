@@ -33,8 +33,9 @@ def cpu_cores() -> int:
 
 
 def text_batch_size(device: str) -> int:
-    """Texts per forward pass: 128 on a CPU; 512 on a GPU, where a batch of short titles
-    is over before the kernels of a small one have even been launched."""
+    """Texts per forward pass: 128 on a CPU; 512 on a GPU, where larger batches spread the
+    cost of launching each layer's kernels (not yet measured on a GPU: gpu_bench.py
+    times MiniLM at several batch sizes to set it)."""
     return 512 if on_gpu(device) else 128
 
 

@@ -60,8 +60,8 @@ class ImageFiles(Dataset):
         return torch.from_numpy(np.asarray(square, dtype=np.uint8).copy()).permute(2, 0, 1), hist, True
 
 
-# On a GPU a batch holds about as many pixels as this many images at 224 px (fp16 pixels
-# and activations of the small models used here take well under 1 GB at that size).
+# On a GPU a batch holds about as many pixels as this many images at 224 px. Not yet
+# measured on a GPU: gpu_bench.py's forward-only sweep over batch sizes is there to set it.
 GPU_BATCH_AT_224 = 256
 GPU_MAX_BATCH = 512
 
