@@ -92,8 +92,10 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 def measure(index, params: dict, queries: np.ndarray, truth: np.ndarray, k: int, knob: int | None) -> dict:
     import faiss
 
-    if knob is not None:
+    if knob is not None and params["type"] in store.KNOBS:
         params = {**params, store.KNOBS[params["type"]]: knob}
+    elif params["type"] not in store.KNOBS:
+        knob = None
     searcher = store.searcher(index, params, use_gpu=False)
     store.search(searcher, queries[:200], k)  # warm-up
     t = time.perf_counter()
@@ -136,7 +138,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 store.save(index, Path(tmp) / "x.faiss")
                 size = (Path(tmp) / "x.faiss").stat().st_size
-            for knob in knobs:
+            for knob in knobs if kind in store.KNOBS else [None]:
                 row = {"n": n, "type": kind, "params": params, "build_s": built, "bytes": size,
                        "bytes_per_vector": size / n, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                        **measure(index, params, queries, truth, 10, knob)}

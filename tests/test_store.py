@@ -110,6 +110,8 @@ def test_sq8_codes_take_a_quarter_of_float32(data, tmp_path):
 def test_choose_type():
     assert store.choose_type(10) == "flat"
     assert store.choose_type(store.EXACT_LIMIT) == "hnsw"
+    assert store.choose_type(store.EXACT_LIMIT, device="cuda") == "flat"
+    assert store.choose_type(store.EXACT_LIMIT_GPU, device="cuda:0") == "hnsw"
     assert store.choose_type(store.COMPACT_LIMIT) == "ivf-sq8"
     assert store.choose_type(10, "ivf") == "ivf"
     with pytest.raises(RtagError, match="unknown index type 'annoy'.*auto, flat, hnsw, ivf, ivf-sq8"):

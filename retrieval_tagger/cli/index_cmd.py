@@ -20,7 +20,7 @@ def index(
     text_model: str = typer.Option(None, "--text-model", help="Text encoder: minilm (default), hash:DIM, or a sentence-transformers name/folder."),
     image_model: str = typer.Option(None, "--image-model", help="Image encoder: rtag-lite (default), rtag-lite@SIZE, ARCH:TAG, ARCH:/path/ckpt, an aligned model folder (rtag align), or none."),
     align: bool = typer.Option(False, "--align", help="First train an aligned image-text model on this catalog (as `rtag align` does, starting from --image-model) and keep it inside the index."),
-    index_type: str = typer.Option("auto", "--index-type", help="auto (exact below 100k vectors, HNSW above), flat, hnsw or ivf."),
+    index_type: str = typer.Option("auto", "--index-type", help="auto (exact below 10k vectors, or 1M on a GPU; HNSW up to 2M; IVF with 8-bit codes above), flat, hnsw, ivf or ivf-sq8."),
     batch_size: int = typer.Option(None, "--batch-size", help="Images per encoder batch [default: 64 on a CPU, sized to the device on a GPU]."),
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
     text_backend: str = common.TextBackend,

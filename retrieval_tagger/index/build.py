@@ -17,7 +17,7 @@ from scipy import sparse
 from retrieval_tagger.candidates import fit, knn
 from retrieval_tagger.candidates.mentions import MentionMatcher
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
-from retrieval_tagger.encoders.base import device_of, text_batch_size
+from retrieval_tagger.encoders.base import device_of, pick_device, text_batch_size
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.encoders.registry import image_backend as image_backend_of
 from retrieval_tagger.encoders.registry import text_backend as text_backend_of
@@ -190,7 +190,7 @@ def build_index(
         t = time.perf_counter()
         stores, indexes = {}, {}
         for name, vectors in encoded.vectors.items():
-            kind = store.choose_type(len(vectors), index_type)
+            kind = store.choose_type(len(vectors), index_type, pick_device(device))
             index, params = store.build(vectors, kind)
             store.save(index, tmp / f"{name}.faiss")
             indexes[name] = store.searcher(index, params)

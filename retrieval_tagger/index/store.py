@@ -10,8 +10,12 @@ import numpy as np
 from retrieval_tagger.errors import RtagError
 
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf", "ivf-sq8")
-# Exact search stays fast (a few ms per query batch) up to this many vectors on a CPU.
-EXACT_LIMIT = 100_000
+# Exact search streams every vector for every query: above this many a single query costs
+# milliseconds on a CPU while HNSW answers in a tenth of one, at recall@10 0.99 (measured
+# at 20k and 100k vectors, benchmarks/README.md). A GPU scans a million in well under a
+# millisecond, so indexes built on one stay exact up to EXACT_LIMIT_GPU.
+EXACT_LIMIT = 10_000
+EXACT_LIMIT_GPU = 1_000_000
 # Above this many vectors float32 copies no longer fit a small server (1.5 GiB per
 # million 384-d vectors): 8-bit codes take a quarter of that.
 COMPACT_LIMIT = 2_000_000
@@ -23,12 +27,15 @@ TRAIN_SAMPLE = 200_000  # vectors that train the IVF centroids
 KNOBS = {"hnsw": "efSearch", "ivf": "nprobe", "ivf-sq8": "nprobe"}
 
 
-def choose_type(n_vectors: int, requested: str = "auto") -> str:
+def choose_type(n_vectors: int, requested: str = "auto", device: str = "cpu") -> str:
+    """The store type for ``n_vectors`` vectors: ``requested``, or by size for ``auto``
+    (exact up to EXACT_LIMIT, or EXACT_LIMIT_GPU when ``device`` is a GPU; HNSW up to
+    COMPACT_LIMIT; IVF with 8-bit codes above)."""
     if requested not in INDEX_TYPES:
         raise RtagError(f"unknown index type {requested!r}: choose one of {', '.join(INDEX_TYPES)}")
     if requested != "auto":
         return requested
-    if n_vectors < EXACT_LIMIT:
+    if n_vectors < (EXACT_LIMIT_GPU if str(device).startswith("cuda") else EXACT_LIMIT):
         return "flat"
     return "hnsw" if n_vectors < COMPACT_LIMIT else "ivf-sq8"
 
