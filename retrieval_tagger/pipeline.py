@@ -20,6 +20,7 @@ from retrieval_tagger.candidates.signals import SIGNALS, Queries, Signals, compu
 from retrieval_tagger.catalog import Product, clean_text
 from retrieval_tagger.cooccurrence import Cooccurrence
 from retrieval_tagger.encoders.base import show_progress
+from retrieval_tagger.encoders.base import pick_device
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import EncoderMismatchError, RtagError
 from retrieval_tagger.index.reader import OpenIndex, check_encoder, open_index
@@ -170,7 +171,8 @@ class Tagger:
         local copy); they must be the same models that built the index. ``text_backend`` and
         ``image_backend`` pick how the models run (encoders/registry.py; ``auto`` by default).
         """
-        opened = open_index(index, verify=verify)
+        # exact stores are searched where the encoders run: --device cpu keeps them off a GPU
+        opened = open_index(index, verify=verify, use_gpu=pick_device(device) != "cpu")
         recorded = opened.manifest["encoders"]
         for role, requested in (("text", text_model), ("image", image_model)):
             if requested and role in recorded and canonical_spec(requested) != canonical_spec(recorded[role]["spec"]):

@@ -119,6 +119,7 @@ class ClipImageEncoder:
         # what turns pixels into embeddings: the model itself, or its ONNX export (use_onnx)
         self.tower = self.model.encode_image
         self.backend = "torch-fp16" if on_gpu(self.device) else "torch"
+        self.memory_format = torch.channels_last  # what the tower reads fastest
 
     def use_onnx(self) -> None:
         """Run the image tower on ONNX Runtime (CPU only; see onnx_image.py)."""
@@ -128,6 +129,7 @@ class ClipImageEncoder:
             raise EncoderError(f"the onnx image backend runs on the CPU, not {self.device}: use --image-backend torch or --device cpu")
         self.tower = OnnxImageTower(self.model, self.size, self.checksum)
         self.backend = "onnx"
+        self.memory_format = torch.contiguous_format  # ONNX Runtime takes NCHW as it is
 
     @property
     def _dtype(self):
@@ -196,7 +198,7 @@ class ClipImageEncoder:
             for pixels, hists, flags in loader:
                 # bytes travel to the device (from pinned memory on a GPU, without waiting), then become floats
                 pixels = pixels.to(self.device, non_blocking=True).float().div_(255.0).sub_(mean).div_(std)
-                yield start, pixels.to(self._dtype).contiguous(memory_format=torch.channels_last), hists, flags
+                yield start, pixels.to(self._dtype).contiguous(memory_format=self.memory_format), hists, flags
                 start += len(flags)
                 if bar is not None:
                     bar.update(len(flags))

@@ -1,7 +1,7 @@
 """The image tower of an open_clip model on ONNX Runtime, in float32: the CPU default.
 
-Measured on rtag-lite (EfficientNet-Lite0 at 128 px) on 2 CPU cores, forward only: several
-times the images/s of torch's channels-last oneDNN path, with embeddings equal to float
+Measured on rtag-lite (EfficientNet-Lite0 at 128 px) on 2 CPU cores, forward only: 1.75x
+the images/s of torch's channels-last oneDNN path, with embeddings equal to float
 precision (benchmarks/README.md). Exports are cached by the weights' checksum and input
 size (onnx_cache.py); the colour head of aligned models and normalisation stay outside.
 """
@@ -35,7 +35,7 @@ class OnnxImageTower:
         self.dim = int(manifest["dim"])
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        array = np.ascontiguousarray(pixels.float().contiguous().numpy())
+        array = np.ascontiguousarray(pixels.float().numpy())
         return torch.from_numpy(self.session.run(None, {"pixels": array})[0])
 
 

@@ -15,6 +15,8 @@ from retrieval_tagger.encoders.base import l2_normalise, show_progress
 class OnnxTextEncoder:
     kind = "text"
     backend = "onnx-int8"
+    # texts per run: 64 beat 32, 128 and 256 by 7-20% on 2 cores (fashion titles)
+    BATCH = 64
 
     def __init__(self, spec: str, st_model, checksum: str, threads: int | None = None):
         import onnxruntime
@@ -30,7 +32,6 @@ class OnnxTextEncoder:
         self.session = onnxruntime.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
         self.tokenizer = st_model.tokenizer
         self.inputs = list(manifest["inputs"])
-        self.pooling = manifest["pooling"]
         self.max_length = int(manifest["max_length"])
         self.spec = spec
         self.dim = int(manifest["dim"])
@@ -38,7 +39,9 @@ class OnnxTextEncoder:
         self.device = "cpu"
 
     def encode(self, texts: list[str], batch_size: int = 128, progress: bool | None = None) -> np.ndarray:
+        """Unit embeddings of ``texts``; ``batch_size`` caps the texts per run."""
         texts = list(texts)
+        batch_size = max(1, min(batch_size, self.BATCH))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -60,10 +63,4 @@ class OnnxTextEncoder:
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
-        hidden = self.session.run(None, {name: tokens[name].astype(np.int64) for name in self.inputs})[0]
-        if self.pooling == "cls":
-            return hidden[:, 0]
-        mask = tokens["attention_mask"][..., None].astype(np.float32)
-        if self.pooling == "max":
-            return np.where(mask > 0, hidden, -np.inf).max(axis=1)
-        return (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return self.session.run(None, {name: tokens[name].astype(np.int64) for name in self.inputs})[0]

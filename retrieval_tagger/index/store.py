@@ -119,7 +119,8 @@ class ExactSearch:
     It keeps a reference to the faiss index whose (possibly memory-mapped) vectors it reads.
     """
 
-    BLOCK = 64_000_000  # similarities computed at once: 256 MB of float32
+    BLOCK = 64_000_000  # similarities computed at once on a CPU: 256 MB of float32
+    BLOCK_GPU = 1_000_000_000  # on a GPU: 2 GB of float16, 1,000 queries x 1M vectors per product
 
     def __init__(self, index, device: str | None = None, scan_dtype=None):
         import faiss
@@ -141,7 +142,8 @@ class ExactSearch:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         rescore = self.dtype != torch.float32
         shortlist = min(self.ntotal, 2 * k + 16) if rescore else k
-        chunk = max(1, int(self.BLOCK // max(self.ntotal, 1)))
+        block = self.BLOCK_GPU if self.device.startswith("cuda") else self.BLOCK
+        chunk = max(1, int(block // max(self.ntotal, 1)))
         sims_out, rows_out = [], []
         with torch.inference_mode():
             for start in range(0, len(queries), chunk):
