@@ -70,14 +70,8 @@ def load_text_encoder(spec: str | None = None, device: str | None = None, backen
         return encoder
     from retrieval_tagger.encoders.onnx_text import OnnxTextEncoder
 
-    try:
-        return OnnxTextEncoder(encoder.spec, encoder.model, encoder.checksum)
-    except EncoderError as exc:
-        if _requested(backend, "RTAG_TEXT_BACKEND") != "auto":
-            raise
-        # the automatic choice falls back to torch for pipelines ONNX does not reproduce
-        print(f"rtag: {exc}; using the torch text backend", file=sys.stderr)
-        return encoder
+    onnx = _onnx_or_none("text", backend, lambda: OnnxTextEncoder(encoder.spec, encoder.model, encoder.checksum))
+    return onnx or encoder
 
 
 def text_backend(requested: str | None = None, device: str | None = None) -> str:
@@ -134,12 +128,7 @@ def load_image_encoder(spec: str | None = None, device: str | None = None, backe
                                checksum=built.checksum, colour_head=built.colour_head)
     encoder.text_space = built.text_space
     if image_backend(backend, device) == "onnx":
-        try:
-            encoder.use_onnx()
-        except EncoderError as exc:
-            if _requested(backend, "RTAG_IMAGE_BACKEND") != "auto":
-                raise
-            print(f"rtag: {exc}; using the torch image backend", file=sys.stderr)
+        _onnx_or_none("image", backend, encoder.use_onnx)
     return encoder
 
 
@@ -148,6 +137,19 @@ def image_backend(requested: str | None = None, device: str | None = None) -> st
     which is ONNX Runtime on a CPU (several times torch's images/s there, same embeddings:
     benchmarks/README.md) and torch (float16) on a GPU."""
     return _backend("image", _requested(requested, "RTAG_IMAGE_BACKEND"), IMAGE_BACKENDS, "onnx", device)
+
+
+def _onnx_or_none(role: str, backend: str | None, make):
+    """What ``make()`` (which sets up an ONNX backend) returns. When the backend was
+    chosen automatically, a model ONNX cannot reproduce gives a note and None instead:
+    torch stays."""
+    try:
+        return make()
+    except EncoderError as exc:
+        if _requested(backend, f"RTAG_{role.upper()}_BACKEND") != "auto":
+            raise
+        print(f"rtag: {exc}; using the torch {role} backend", file=sys.stderr)
+        return None
 
 
 def _requested(requested: str | None, variable: str) -> str:
