@@ -172,7 +172,7 @@ class ClipImageEncoder:
     def batches(self, paths: list[str], batch_size: int | None = None, progress: bool | None = None, workers: int | None = None):
         """``(start, pixels, colour histograms, decoded flags)`` per batch, decoded in
         parallel workers that start at this call; pixels are normalised on this encoder's
-        device, in its dtype, channels-last. ``batch_size`` and ``workers`` default to
+        device, in its dtype and the memory format its tower reads fastest. ``batch_size`` and ``workers`` default to
         :func:`default_batch_size` and :func:`default_workers`."""
         if not len(paths):
             return iter(())

@@ -65,6 +65,18 @@ def read_manifest(folder: Path, fmt: str, version: int) -> dict | None:
     return manifest
 
 
+def cpu_session(folder: Path, threads: int | None = None):
+    """An ONNX Runtime session on the CPU for the export in ``folder``, with ``threads``
+    intra-op threads (default: torch's thread count, which follows OMP_NUM_THREADS)."""
+    import onnxruntime
+    import torch
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = int(threads or torch.get_num_threads())
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+
+
 def versions() -> dict:
     import onnx
     import onnxruntime

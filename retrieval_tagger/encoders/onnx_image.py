@@ -1,7 +1,7 @@
 """The image tower of an open_clip model on ONNX Runtime, in float32: the CPU default.
 
-Measured on rtag-lite (EfficientNet-Lite0 at 128 px) on 2 CPU cores, forward only: 1.75x
-the images/s of torch's channels-last oneDNN path, with embeddings equal to float
+Measured on rtag-lite (EfficientNet-Lite0 at 128 px) on 2 CPU cores, forward only: 1.6-1.75x
+the images/s of torch's channels-last oneDNN path (1.3x from the files), with embeddings equal to float
 precision (benchmarks/README.md). Exports are cached by the weights' checksum and input
 size (onnx_cache.py); the colour head of aligned models and normalisation stay outside.
 """
@@ -21,18 +21,10 @@ FORMAT_VERSION = 1
 class OnnxImageTower:
     """``tower(pixels)`` -> unnormalised image embeddings, for NCHW float32 batches."""
 
-    backend = "onnx"
-
     def __init__(self, model: torch.nn.Module, size: int, checksum: str, threads: int | None = None):
-        import onnxruntime
-
-        folder, manifest = onnx_cache.cached("onnx-image", f"{checksum[:24]}-{size}px", FORMAT, FORMAT_VERSION,
-                                             lambda out: _export(model, size, checksum, out), "the image model")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = int(threads or torch.get_num_threads())
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(folder / onnx_cache.MODEL_FILE), options, providers=["CPUExecutionProvider"])
-        self.dim = int(manifest["dim"])
+        folder, _ = onnx_cache.cached("onnx-image", f"{checksum[:24]}-{size}px", FORMAT, FORMAT_VERSION,
+                                      lambda out: _export(model, size, checksum, out), "the image model")
+        self.session = onnx_cache.cpu_session(folder, threads)
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         array = np.ascontiguousarray(pixels.float().numpy())

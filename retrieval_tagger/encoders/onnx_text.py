@@ -19,17 +19,11 @@ class OnnxTextEncoder:
     BATCH = 64
 
     def __init__(self, spec: str, st_model, checksum: str, threads: int | None = None):
-        import onnxruntime
-        import torch
-
-        from retrieval_tagger.encoders.onnx_cache import MODEL_FILE
+        from retrieval_tagger.encoders.onnx_cache import cpu_session
         from retrieval_tagger.encoders.onnx_export import cached_export
 
         folder, manifest = cached_export(st_model, checksum)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = int(threads or torch.get_num_threads())
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(folder, threads)
         self.tokenizer = st_model.tokenizer
         self.inputs = list(manifest["inputs"])
         self.max_length = int(manifest["max_length"])

@@ -134,7 +134,7 @@ def load_image_encoder(spec: str | None = None, device: str | None = None, backe
 
 def image_backend(requested: str | None = None, device: str | None = None) -> str:
     """The image backend to run: ``requested``, else $RTAG_IMAGE_BACKEND, else ``auto``,
-    which is ONNX Runtime on a CPU (several times torch's images/s there, same embeddings:
+    which is ONNX Runtime on a CPU (1.6x torch's forward speed there, same embeddings:
     benchmarks/README.md) and torch (float16) on a GPU."""
     return _backend("image", _requested(requested, "RTAG_IMAGE_BACKEND"), IMAGE_BACKENDS, "onnx", device)
 

@@ -24,7 +24,8 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
 IVF_NPROBE = 16
 TRAIN_SAMPLE = 200_000  # vectors that train the IVF centroids
-KNOBS = {"hnsw": "efSearch", "ivf": "nprobe", "ivf-sq8": "nprobe"}
+IVF_TYPES = ("ivf", "ivf-sq8")
+KNOBS = {"hnsw": "efSearch", **{kind: "nprobe" for kind in IVF_TYPES}}
 
 
 def choose_type(n_vectors: int, requested: str = "auto", device: str = "cpu") -> str:
@@ -62,7 +63,7 @@ def empty(dim: int, n_vectors: int, index_type: str, train: np.ndarray | None = 
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         return index, {"type": "hnsw", "M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
-    if index_type not in ("ivf", "ivf-sq8"):
+    if index_type not in IVF_TYPES:
         raise RtagError(f"unknown index type {index_type!r}: choose one of {', '.join(INDEX_TYPES[1:])}")
     if train is None or len(train) == 0:
         raise RtagError(f"an {index_type} index needs training vectors")
@@ -84,7 +85,7 @@ def build(vectors: np.ndarray, index_type: str) -> tuple[object, dict]:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
     train = None
-    if index_type in ("ivf", "ivf-sq8") and n:
+    if index_type in IVF_TYPES and n:
         rng = np.random.default_rng(0)
         train = vectors[np.sort(rng.choice(n, min(n, TRAIN_SAMPLE), replace=False))]
     index, params = empty(dim, n, index_type, train)
@@ -169,7 +170,7 @@ def searcher(index, params: dict, use_gpu: bool = True):
     kind = params.get("type")
     if kind == "hnsw":
         index.hnsw.efSearch = int(params.get("efSearch", HNSW_EF_SEARCH))
-    elif kind in ("ivf", "ivf-sq8"):
+    elif kind in IVF_TYPES:
         index.nprobe = int(params.get("nprobe", IVF_NPROBE))
     elif kind == "flat":
         if use_gpu and hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
