@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_knn import FACETS  # noqa: E402
 
 from retrieval_tagger.align.features import load_or_compute, tokenize  # noqa: E402
-from retrieval_tagger.align.model_dir import load_model_dir  # noqa: E402
 from retrieval_tagger.align.pairs import data_sha256, read_pairs  # noqa: E402
 from retrieval_tagger.align.towers import ImageTower, TextTower  # noqa: E402
 from retrieval_tagger.align.train import AlignOptions, align, starting_model  # noqa: E402
-from retrieval_tagger.candidates.zeroshot import DEFAULT_TEMPLATES  # noqa: E402
 from retrieval_tagger.catalog import CatalogSpec, iter_rows  # noqa: E402
+from retrieval_tagger.encoders.model_dir import load_model_dir  # noqa: E402
+from retrieval_tagger.vocab.stored import DEFAULT_TEMPLATES  # noqa: E402
 
 SPEC = CatalogSpec(text_cols=["productDisplayName"], image_col="image")
 RECIPES = {

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from retrieval_tagger.build import build_index
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
-from retrieval_tagger.eval import evaluate
-from retrieval_tagger.index.build import build_index
+from retrieval_tagger.jobs.evaluate import evaluate
 from retrieval_tagger.pipeline import Tagger
 
 FACETS = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]

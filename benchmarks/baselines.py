@@ -20,9 +20,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_split import split_rows  # noqa: E402
 
-from retrieval_tagger.candidates.fuse import select  # noqa: E402
-from retrieval_tagger.eval import facet_accuracy, format_report, ranking_metrics  # noqa: E402
-from retrieval_tagger.vocab import TagVocab  # noqa: E402
+from retrieval_tagger.jobs.evaluate import format_report  # noqa: E402
+from retrieval_tagger.metrics import facet_accuracy, ranking_metrics  # noqa: E402
+from retrieval_tagger.signals.fuse import select  # noqa: E402
+from retrieval_tagger.tags import TagSet  # noqa: E402
 
 FACETS = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]
 
@@ -31,7 +32,7 @@ def tags_of(row: dict) -> list[str]:
     return [f"{f}:{row[f]}" for f in FACETS if row[f]]
 
 
-def tfidf_lr_scores(catalog: list[dict], dev: list[dict], vocab: TagVocab) -> np.ndarray:
+def tfidf_lr_scores(catalog: list[dict], dev: list[dict], vocab: TagSet) -> np.ndarray:
     """(dev x tags) class probabilities of one logistic regression per facet."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--root", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fashion"))
     args = parser.parse_args(argv)
     catalog, dev = split_rows(args.root)
-    vocab = TagVocab.from_tag_lists([tags_of(r) for r in catalog])
+    vocab = TagSet.from_tag_lists([tags_of(r) for r in catalog])
     truths = [tags_of(r) for r in dev]
     t = time.perf_counter()
     scores = tfidf_lr_scores(catalog, dev, vocab)

@@ -28,9 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_split import split_bucket  # noqa: E402
 
 from retrieval_tagger.align.recall import retrieval_recall  # noqa: E402
-from retrieval_tagger.candidates.zeroshot import DEFAULT_TEMPLATES, prompt_vectors, standardise, tag_statistics  # noqa: E402
 from retrieval_tagger.catalog import iter_rows  # noqa: E402
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder  # noqa: E402
+from retrieval_tagger.vocab import scores as vocab_scores  # noqa: E402
+from retrieval_tagger.vocab.files import Entry  # noqa: E402
+from retrieval_tagger.vocab.stored import DEFAULT_TEMPLATES, embed_entries  # noqa: E402
 
 FACETS = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]
 TITLE = "productDisplayName"
@@ -79,11 +81,12 @@ def main() -> None:
         truth = [r.get(facet, "") for r in dev]
         rows = {}
         for prompts_name, templates in PROMPT_SETS.items():
-            names_clip = prompt_vectors(lambda t: aligned.encode(t), values, templates)
-            names_text = prompt_vectors(lambda t: minilm.encode(t, progress=False), values, templates)
+            entries = [Entry(tag=v, name=v) for v in values]
+            names_clip = embed_entries(lambda t: aligned.encode(t), entries, templates)
+            names_text = embed_entries(lambda t: minilm.encode(t, progress=False), entries, templates)
             image_raw, title_raw = img["aligned"] @ names_clip.T, title_minilm @ names_text.T
-            image_z = standardise(image_raw, *tag_statistics(ref_img @ names_clip.T))
-            title_z = standardise(title_raw, *tag_statistics(ref_title @ names_text.T))
+            image_z = vocab_scores.calibrate(image_raw, vocab_scores.statistics(ref_img @ names_clip.T), "z")
+            title_z = vocab_scores.calibrate(title_raw, vocab_scores.statistics(ref_title @ names_text.T), "z")
             rows[prompts_name] = {
                 "image raw": accuracy(image_raw, values, truth),
                 "image calibrated": accuracy(image_z, values, truth),

@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_knn import Cached, products_of  # noqa: E402
 
-from retrieval_tagger.eval import evaluate  # noqa: E402
 from retrieval_tagger.index import store  # noqa: E402
 from retrieval_tagger.index.reader import Modality  # noqa: E402
+from retrieval_tagger.jobs.evaluate import evaluate  # noqa: E402
 from retrieval_tagger.pipeline import Tagger  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fashion"

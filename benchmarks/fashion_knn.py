@@ -25,11 +25,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_split import split_bucket, split_rows, write_csv  # noqa: E402
 
+from retrieval_tagger.build import build_index  # noqa: E402
 from retrieval_tagger.catalog import CatalogSpec, read_catalog  # noqa: E402
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder  # noqa: E402
-from retrieval_tagger.eval import evaluate, format_report  # noqa: E402
-from retrieval_tagger.index.build import build_index  # noqa: E402
 from retrieval_tagger.index.reader import open_index  # noqa: E402
+from retrieval_tagger.jobs.evaluate import evaluate, format_report  # noqa: E402
 from retrieval_tagger.pipeline import Tagger  # noqa: E402
 
 FACETS = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]

@@ -30,14 +30,15 @@ from fashion_knn import Cached, products_of  # noqa: E402
 from fashion_split import split_rows  # noqa: E402
 
 from retrieval_tagger import mmr  # noqa: E402
-from retrieval_tagger.candidates.fuse import select  # noqa: E402
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder  # noqa: E402
-from retrieval_tagger.eval import compare, format_comparison, list_metrics  # noqa: E402
 from retrieval_tagger.index.reader import open_index  # noqa: E402
+from retrieval_tagger.jobs.evaluate import compare, format_comparison  # noqa: E402
+from retrieval_tagger.jobs.train_reranker import train_index  # noqa: E402
+from retrieval_tagger.metrics import list_metrics  # noqa: E402
 from retrieval_tagger.pipeline import Tagger  # noqa: E402
 from retrieval_tagger.rerank.calibrate import expected_calibration_error  # noqa: E402
 from retrieval_tagger.rerank.report import LAMBDAS  # noqa: E402
-from retrieval_tagger.rerank.training import train_index  # noqa: E402
+from retrieval_tagger.signals.fuse import select  # noqa: E402
 
 KS = (1, 3, 5, 7)
 

@@ -34,12 +34,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_knn import FACETS, SPEC, Cached  # noqa: E402
 from fashion_split import split_bucket  # noqa: E402
 
-from retrieval_tagger.candidates import vocab_scores  # noqa: E402
 from retrieval_tagger.catalog import read_catalog  # noqa: E402
-from retrieval_tagger.index.vocabs import add_vocab  # noqa: E402
 from retrieval_tagger.pipeline import Tagger  # noqa: E402
-from retrieval_tagger.taxonomy import is_consistent  # noqa: E402
-from retrieval_tagger.vocab import TagVocab  # noqa: E402
+from retrieval_tagger.tags import TagSet  # noqa: E402
+from retrieval_tagger.vocab import scores as vocab_scores  # noqa: E402
+
+
+def is_consistent(tag_lists: list[list[str]], paths: list[str], sep: str = " > ") -> bool:
+    """Every predicted node's ancestors are predicted too (paths are 'A > B > C')."""
+    known = set(paths)
+    for tags in tag_lists:
+        chosen = set(tags)
+        for tag in tags:
+            parts = tag.split(sep)
+            for cut in range(1, len(parts)):
+                ancestor = sep.join(parts[:cut])
+                if ancestor in known and ancestor not in chosen:
+                    return False
+    return True
+
 
 SPACES = {
     "title only": {"text": 1.0},
@@ -60,7 +73,7 @@ def facet_of(products, facet: str) -> list[str]:
 
 
 def facet_accuracy(scores: np.ndarray, tags: list[str], products, facets) -> dict:
-    view = TagVocab(tags, [0] * len(tags))
+    view = TagSet(tags, [0] * len(tags))
     out = {}
     for facet in facets:
         cols = view.facets[facet]
@@ -94,7 +107,7 @@ def few_shot(tagger: Tagger, products, folder: Path, facet: str = "articleType",
     cols = index.vocab.facets[facet]
     original_tags, original_counts = index.product_tags.copy(), list(index.vocab.counts)
     lines = [index.vocab.tags[c] for c in cols]
-    add_vocab(tagger, write_lines(folder / f"{facet}.txt", lines), f"only-{facet}", force=True)
+    tagger.add_vocab(write_lines(folder / f"{facet}.txt", lines), f"only-{facet}", force=True)
     rng = np.random.default_rng(seed)
     csc = original_tags.tocsc()
     out = {}
@@ -163,7 +176,7 @@ def main() -> None:
         file = write_lines(folder / "facets.txt", lines)
         report["facets"] = {}
         for name, templates in (("ensemble", None), ("bare names", ["{}"])):
-            man = add_vocab(tagger, file, f"facets-{name.replace(' ', '-')}", templates=templates, force=True)
+            man = tagger.add_vocab(file, f"facets-{name.replace(' ', '-')}", templates=templates, force=True)
             for split, items, own in (("catalog sample", sample, True), ("dev", products, False)):
                 for calibration in vocab_scores.CALIBRATIONS:
                     for label, weights in SPACES.items():
@@ -177,7 +190,7 @@ def main() -> None:
 
     if "taxonomy" not in skip:
         lines = taxonomy_lines(catalog)
-        add_vocab(tagger, write_lines(folder / "taxonomy.txt", lines), "fashion-taxonomy", force=True)
+        tagger.add_vocab(write_lines(folder / "taxonomy.txt", lines), "fashion-taxonomy", force=True)
         results = tagger.tag(products, vocab="fashion-taxonomy", mode="zeroshot", min_score=0.0, progress=False)
         predicted = [[t["tag"] for t in r.tags] for r in results]
         truth = [[facet_of([p], f)[0] for f in TAX_FACETS] for p in products]
@@ -198,7 +211,7 @@ def main() -> None:
             words.update(tokens)
             words.update(" ".join(pair) for pair in zip(tokens, tokens[1:]))
         big = [w for w, _ in words.most_common(5000)]
-        add_vocab(tagger, write_lines(folder / "big.txt", big), "big-5000", force=True)
+        tagger.add_vocab(write_lines(folder / "big.txt", big), "big-5000", force=True)
         tagger.text_encoder, tagger.image_encoder = real_text, real_image
         report["speed_5000_tags"] = speed(tagger, products[: args.speed_products], "big-5000")
         print(f"speed, 5,000-tag vocabulary, {args.speed_products} products (text+image), products/s: {report['speed_5000_tags']}", flush=True)

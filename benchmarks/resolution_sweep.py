@@ -23,11 +23,11 @@ from scipy import sparse
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_split import split_bucket, split_rows  # noqa: E402
 
-from retrieval_tagger.candidates import knn  # noqa: E402
 from retrieval_tagger.encoders.registry import load_image_encoder  # noqa: E402
-from retrieval_tagger.eval import facet_accuracy  # noqa: E402
 from retrieval_tagger.index import store  # noqa: E402
-from retrieval_tagger.vocab import TagVocab  # noqa: E402
+from retrieval_tagger.metrics import facet_accuracy  # noqa: E402
+from retrieval_tagger.signals import knn  # noqa: E402
+from retrieval_tagger.tags import TagSet  # noqa: E402
 
 FACETS = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]
 
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     catalog, dev = split_rows(args.root)
     catalog = [r for r in catalog if r["image"] and split_bucket(r["id"], "sweep") < args.percent]
     dev = [r for r in dev if r["image"] and split_bucket(r["id"], "sweep") < args.percent]
-    vocab = TagVocab.from_tag_lists([tags_of(r) for r in catalog])
+    vocab = TagSet.from_tag_lists([tags_of(r) for r in catalog])
     indptr, indices = vocab.encode_lists([tags_of(r) for r in catalog])
     product_tags = sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(len(catalog), len(vocab)))
     truths = [tags_of(r) for r in dev]

@@ -29,12 +29,17 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from retrieval_tagger.build import build_index
 from retrieval_tagger.catalog import CatalogSpec, Product, read_catalog
-from retrieval_tagger.encoders.base import cpu_cores, on_gpu, pick_device, text_batch_size
+from retrieval_tagger.encoders.base import (
+    cpu_cores,
+    on_gpu,
+    pick_device,
+    text_batch_size,
+)
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
-from retrieval_tagger.eval import list_metrics
-from retrieval_tagger.index.build import build_index
 from retrieval_tagger.index.reader import open_index
+from retrieval_tagger.metrics import list_metrics
 from retrieval_tagger.pipeline import Tagger
 
 HERE = Path(__file__).resolve().parent

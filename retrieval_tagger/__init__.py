@@ -22,7 +22,7 @@ _EXPORTS = {
     "Product": "retrieval_tagger.catalog",
     "read_catalog": "retrieval_tagger.catalog",
     "RtagError": "retrieval_tagger.errors",
-    "build_index": "retrieval_tagger.index.build",
+    "build_index": "retrieval_tagger.build",
     "Tagger": "retrieval_tagger.pipeline",
     "TagResult": "retrieval_tagger.pipeline",
 }

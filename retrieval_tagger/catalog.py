@@ -323,3 +323,18 @@ def read_catalog(path: str | Path, spec: CatalogSpec | None = None, purpose: str
         products.append(product)
     report.kept = len(products)
     return products, report
+
+
+def spec_from_manifest(columns: dict, **overrides) -> CatalogSpec:
+    """The column mapping an index was built with, with any options the user gave on top."""
+    base = CatalogSpec(
+        id_col=columns.get("id_col"),
+        text_cols=columns.get("text_cols"),
+        image_col=columns.get("image_col"),
+        tags_col=columns.get("tags_col"),
+        facet_cols=columns.get("facet_cols") or (),
+    )
+    for key, value in overrides.items():
+        if value:
+            setattr(base, key, value)
+    return base

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval_tagger.candidates.fuse import choices
 from retrieval_tagger.cooccurrence import Cooccurrence
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.signals.fuse import choices
+from retrieval_tagger.tags import TagSet
 
 EMBEDDING_SHARE = 0.5  # tag-tag similarity: half name-embedding cosine, half co-occurrence
 # lambda used when none is given. Measured by leave-one-out on the fashion catalog's held-out
@@ -36,11 +36,11 @@ def tag_similarity(tag_vectors: np.ndarray | None, cooc: Cooccurrence, embedding
     return sim.astype(np.float32)
 
 
-def select(scores: np.ndarray, vocab: TagVocab, similarity: np.ndarray, lam: float, top_n: int = 10,
+def select(scores: np.ndarray, vocab: TagSet, similarity: np.ndarray, lam: float, top_n: int = 10,
            min_score: float = 0.0, exclusive: bool = True) -> list[list[tuple[int, float]]]:
     """Each product's tags as (column, score) in the order MMR picks them.
 
-    Same contract as :func:`retrieval_tagger.candidates.fuse.select`, which this equals
+    Same contract as :func:`retrieval_tagger.signals.fuse.select`, which this equals
     at ``lam = 1``: with ``exclusive`` each facet offers only its best value (MMR orders
     facets and free tags, it never swaps a facet's value for a less likely one), and
     tags scoring 0 or below ``min_score`` are never picked.

@@ -13,19 +13,23 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from retrieval_tagger import mmr
-from retrieval_tagger.candidates import fuse
-from retrieval_tagger.candidates.fit import DEFAULT_FUSION
-from retrieval_tagger.candidates.mentions import MentionMatcher
-from retrieval_tagger.candidates.signals import SIGNALS, Queries, Signals, compute as compute_signals, signals_of
 from retrieval_tagger.catalog import Product, clean_text
 from retrieval_tagger.cooccurrence import Cooccurrence
-from retrieval_tagger.encoders.base import show_progress
-from retrieval_tagger.encoders.base import pick_device
+from retrieval_tagger.encoders.base import pick_device, show_progress
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import EncoderMismatchError, RtagError
+from retrieval_tagger.index import location
 from retrieval_tagger.index.reader import OpenIndex, check_encoder, open_index
-from retrieval_tagger.query_encoding import encode_chunks
+from retrieval_tagger.queries import encode_chunks
 from retrieval_tagger.rerank import model as rerank_model
+from retrieval_tagger.signals import fuse
+from retrieval_tagger.signals.compute import SIGNALS, Queries, Signals, signals_of
+from retrieval_tagger.signals.compute import compute as compute_signals
+from retrieval_tagger.signals.fit import DEFAULT_FUSION
+from retrieval_tagger.signals.mentions import MentionMatcher
+from retrieval_tagger.vocab import bridge as title_bridge
+from retrieval_tagger.vocab import stored as stored_vocabs
+from retrieval_tagger.vocab import tagging as vocab_tagging
 
 # Fused scores are vote shares; below 5% a tag is noise (every tag gets some zero-shot mass).
 DEFAULT_MIN_SCORE = 0.05
@@ -81,7 +85,8 @@ class TagOptions:
             raise RtagError(f"mode must be auto, knn or zeroshot, got {opts.mode!r}")
         if opts.depth is not None and opts.depth < 1:
             raise RtagError(f"depth must be at least 1, got {opts.depth}")
-        from retrieval_tagger.candidates.vocab_scores import CALIBRATIONS, SPACES as VOCAB_SPACES
+        from retrieval_tagger.vocab.scores import CALIBRATIONS
+        from retrieval_tagger.vocab.scores import SPACES as VOCAB_SPACES
 
         if opts.vocab_calibration is not None and opts.vocab_calibration not in CALIBRATIONS:
             raise RtagError(f"vocab_calibration must be one of {', '.join(CALIBRATIONS)}, got {opts.vocab_calibration!r}")
@@ -139,9 +144,7 @@ def canonical_spec(spec: str) -> str:
 
 def _load_index_image_encoder(opened: OpenIndex, spec: str, device: str | None, backend: str | None = None):
     """The image encoder an index names; ``@index/...`` is a model folder inside the index."""
-    from retrieval_tagger.index.build import INDEX_MODEL_SPEC
-
-    if spec != INDEX_MODEL_SPEC:
+    if spec != location.INDEX_MODEL_SPEC:
         return load_image_encoder(spec, device, backend)
     encoder = load_image_encoder(str(opened.folder / spec.split("/", 1)[1]), device, backend)
     encoder.spec = spec
@@ -161,6 +164,8 @@ class Tagger:
         # the index's trained reranker (rtag train-reranker), unless asked to leave it unread
         self.reranker = rerank_model.load(index) if rerank else None
         self._tag_similarity = None
+        self._catalog_titles = None
+        self._vocab_runs: dict[str, vocab_tagging.VocabRun] = {}  # stored vocabularies, read once each
 
     @classmethod
     def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size", rerank: bool = True,
@@ -205,7 +210,7 @@ class Tagger:
         and warnings."""
         wanted, weights = self._wanted(opts, weights, every)
         similarities = every or (self.reranker is not None and opts.rerank)
-        for chunk, queries, warnings in encode_chunks(self, items, self._chunk_size(opts), wanted, opts.exclude_self):
+        for chunk, queries, warnings in encode_chunks(self.index, self.text_encoder, self.image_encoder, items, self._chunk_size(opts), wanted, opts.exclude_self):
             found = compute_signals(self.index, queries, wanted, fusion, self.mentions, similarities=similarities)
             yield chunk, found, found.fused(weights), queries, warnings
 
@@ -260,23 +265,40 @@ class Tagger:
     def score_vocab(self, products: Iterable[Product | dict], **options) -> tuple[np.ndarray, np.ndarray, list[Product], list[str | None]]:
         """Scores (products x vocabulary tags) against the stored vocabulary ``vocab``,
         which products could be scored, the products, and warnings."""
-        from retrieval_tagger import vocab_tagging
-
         opts = TagOptions.from_kwargs(**options)
         if opts.vocab is None:
             raise RtagError("score_vocab needs vocab=NAME (see `rtag vocab list`)")
-        return self._vocab_scores([as_product(p) for p in products], opts, vocab_tagging.VocabRun.prepare(self, opts.vocab))
+        return self._vocab_scores([as_product(p) for p in products], opts, self.vocab_run(opts.vocab))
+
+    def catalog_titles(self) -> np.ndarray | None:
+        """The catalog's title vectors (for zero-shot neighbour spaces), read on first use."""
+        if self._catalog_titles is None:
+            self._catalog_titles = title_bridge.catalog_titles(self.index)
+        return self._catalog_titles
+
+    def vocab_run(self, name: str) -> vocab_tagging.VocabRun:
+        """Stored vocabulary ``name`` prepared for scoring: read from the index folder on
+        first use, then kept in memory."""
+        if name not in self._vocab_runs:
+            self._vocab_runs[name] = vocab_tagging.VocabRun.prepare(self.index, name, self.catalog_titles())
+        return self._vocab_runs[name]
+
+    def add_vocab(self, vocab_file, name: str | None = None, fmt: str = "auto", templates=None, force: bool = False) -> dict:
+        """Embed, calibrate and store a vocabulary file in the index (see vocab/stored.py);
+        returns its manifest."""
+        man = stored_vocabs.add_vocab(self.index, self.text_encoder, self.image_encoder, self.catalog_titles(),
+                                      vocab_file, name, fmt, templates, force)
+        self._vocab_runs.pop(man["name"], None)
+        return man
 
     def _vocab_scores(self, items: list[Product], opts: TagOptions, run):
-        from retrieval_tagger import vocab_tagging
-
         vocab_tagging.check_mode(opts.mode, run)
         fusion = opts.fusion(self.fusion)
         weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
-        votes = vocab_tagging.wanted_votes(self, run, opts.mode, weights)
+        votes = vocab_tagging.wanted_votes(self.index, run, opts.mode, weights)
         chunks, signal, warnings = [], [], []
-        for _, queries, warn in encode_chunks(self, items, self._chunk_size(opts, len(run.view)), {"text", "image", "colour"} | votes, opts.exclude_self):
-            scores, present = vocab_tagging.score_chunk(self, queries, opts, run, opts.mode, fusion, weights, votes)
+        for _, queries, warn in encode_chunks(self.index, self.text_encoder, self.image_encoder, items, self._chunk_size(opts, len(run.view)), {"text", "image", "colour"} | votes, opts.exclude_self):
+            scores, present = vocab_tagging.score_chunk(self.index, self.mentions, queries, opts, run, opts.mode, fusion, weights, votes)
             chunks.append(scores)
             signal.append(present)
             warnings.extend(warn)
@@ -285,9 +307,7 @@ class Tagger:
         return np.concatenate(chunks), np.concatenate(signal), items, warnings
 
     def _tag_with_vocab(self, products, opts: TagOptions):
-        from retrieval_tagger import vocab_tagging
-
-        run = vocab_tagging.VocabRun.prepare(self, opts.vocab)
+        run = self.vocab_run(opts.vocab)
         scores, signal, items, warnings = self._vocab_scores([as_product(p) for p in products], opts, run)
         picked = vocab_tagging.select(run, scores, opts) if len(items) else []
         return items, picked, signal, warnings, run.view.tags

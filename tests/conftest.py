@@ -118,7 +118,7 @@ def facet_spec():
 @pytest.fixture(scope="session")
 def text_index(tmp_path_factory, catalog_csv, facet_spec) -> Path:
     """A text-only index (hash:64, no image model). Treat as read-only: copy before changing."""
-    from retrieval_tagger.index.build import build_index
+    from retrieval_tagger.build import build_index
 
     out = tmp_path_factory.mktemp("indexes") / "text"
     build_index(catalog_csv, out, facet_spec, text_model=TEXT_SPEC, image_model="none")
@@ -128,7 +128,7 @@ def text_index(tmp_path_factory, catalog_csv, facet_spec) -> Path:
 @pytest.fixture(scope="session")
 def both_index(tmp_path_factory, catalog_csv, facet_spec) -> Path:
     """A text + image index (hash:64, rtag-tiny:random). Treat as read-only."""
-    from retrieval_tagger.index.build import build_index
+    from retrieval_tagger.build import build_index
 
     out = tmp_path_factory.mktemp("indexes") / "both"
     build_index(catalog_csv, out, facet_spec, text_model=TEXT_SPEC, image_model=IMAGE_SPEC)

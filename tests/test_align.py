@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from shapes import SHAPE_COLOURS, SHAPES, draw_shape, write_shapes_catalog
 
-from retrieval_tagger.align import checkpoint, model_dir
+from retrieval_tagger.align import checkpoint
 from retrieval_tagger.align.pairs import read_pairs
 from retrieval_tagger.align.recall import retrieval_recall
 from retrieval_tagger.align.towers import ImageTower, TextTower
 from retrieval_tagger.align.train import AlignOptions, align
 from retrieval_tagger.catalog import CatalogSpec
+from retrieval_tagger.encoders import model_dir
 from retrieval_tagger.encoders.registry import build_clip_model, load_image_encoder
 from retrieval_tagger.errors import AlignError, ModelFolderError
 
@@ -215,7 +215,7 @@ def test_align_refuses_to_overwrite_or_to_train_without_pairs(trained, shapes_cs
 
 
 def test_index_uses_an_aligned_model_folder_and_index_align_keeps_its_own(trained, tmp_path):
-    from retrieval_tagger.index.build import build_index
+    from retrieval_tagger.build import build_index
     from retrieval_tagger.pipeline import Tagger
 
     rows = [{"id": f"p{i}", "title": f"{c} {s}", "image": str(Path(trained[1]["training"]["catalog"]).parent / "images" / f"{c}-{s}-{i % 4}.png"),

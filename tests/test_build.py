@@ -7,13 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import COLUMNS, TEXT_SPEC, catalog_rows, write_catalog
+
+from retrieval_tagger.build import build_index
 from retrieval_tagger.catalog import CatalogSpec
 from retrieval_tagger.errors import CatalogError, IndexExistsError, RtagError
 from retrieval_tagger.index import manifest as manifest_mod
 from retrieval_tagger.index import store
-from retrieval_tagger.index.build import build_index
 from retrieval_tagger.index.location import resolve
 from retrieval_tagger.index.reader import open_index
 
@@ -183,7 +183,7 @@ def test_interrupted_build_leaves_the_old_index_and_no_temp_folders(old_index, e
 
 def test_failure_while_swapping_restores_the_old_index(old_index, encoders, monkeypatch):
     out, full = old_index
-    import retrieval_tagger.index.build as build_mod
+    import retrieval_tagger.build as build_mod
 
     real_replace = build_mod.os.replace
     calls = []

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from retrieval_tagger.candidates.fuse import facet_best, fuse, select
-from retrieval_tagger.candidates.knn import drop_self, neighbour_weights, vote
-from retrieval_tagger.vocab import TagVocab, split_facet
+from retrieval_tagger.signals.fuse import facet_best, fuse, select
+from retrieval_tagger.signals.knn import drop_self, neighbour_weights, vote
+from retrieval_tagger.tags import TagSet, split_facet
 
 # 4 catalog products x 3 tags (a, b, c)
 PRODUCT_TAGS = sparse.csr_matrix(np.array([
@@ -117,7 +117,7 @@ def test_fuse_uses_the_weights_not_just_their_ratio_to_one():
     assert fused[0, 0] == pytest.approx(0.75)
 
 
-VOCAB = TagVocab(
+VOCAB = TagSet(
     ["colour:red", "colour:blue", "article:shirt", "cotton", "summer", "article:jeans"],
     [5, 4, 3, 2, 1, 1],
 )
@@ -133,13 +133,13 @@ def test_vocab_groups_facets_and_free_tags():
 
 
 def test_vocab_from_tag_lists_orders_by_frequency_then_name():
-    vocab = TagVocab.from_tag_lists([["b", "a"], ["a", "c"], ["c", "z"]])
+    vocab = TagSet.from_tag_lists([["b", "a"], ["a", "c"], ["c", "z"]])
     assert vocab.tags == ["a", "c", "b", "z"]
     assert vocab.counts == [2, 2, 1, 1]
     indptr, indices = vocab.encode_lists([["z", "unknown", "a"], []])
     assert list(indptr) == [0, 2, 2]
     assert list(indices) == [3, 0]
-    assert TagVocab.from_json(vocab.to_json()).tags == vocab.tags
+    assert TagSet.from_json(vocab.to_json()).tags == vocab.tags
 
 
 def test_facet_best():
@@ -185,8 +185,8 @@ def test_select_top_n_and_min_score():
 
 
 def test_select_with_free_tags_only_and_with_no_tags():
-    free = TagVocab(["a", "b", "c"], [1, 1, 1])
+    free = TagSet(["a", "b", "c"], [1, 1, 1])
     picked = select(np.array([[0.1, 0.3, 0.2]], dtype=np.float32), free, top_n=2)
     assert [c for c, _ in picked[0]] == [1, 2]
-    empty = TagVocab([], [])
+    empty = TagSet([], [])
     assert select(np.zeros((2, 0), np.float32), empty, top_n=5) == [[], []]

@@ -6,9 +6,14 @@ import json
 import sys
 
 import pytest
-
 from conftest import COLUMNS, catalog_rows, write_catalog
-from retrieval_tagger.catalog import CatalogSpec, clean_text, parse_tag_list, read_catalog
+
+from retrieval_tagger.catalog import (
+    CatalogSpec,
+    clean_text,
+    parse_tag_list,
+    read_catalog,
+)
 from retrieval_tagger.errors import CatalogError
 
 SPEC = CatalogSpec(tags_col="tags", facet_cols=["colour", "article"])

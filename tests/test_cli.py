@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
+from conftest import COLUMNS, IMAGE_SPEC, TEXT_SPEC, catalog_rows, write_catalog
 from typer.testing import CliRunner
 
-from conftest import COLUMNS, IMAGE_SPEC, TEXT_SPEC, catalog_rows, write_catalog
 from retrieval_tagger.cli.main import app, main
 from retrieval_tagger.errors import IndexExistsError, RtagError
 

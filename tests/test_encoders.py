@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import IMAGE_SPEC, write_square
 from PIL import Image
 
-from conftest import IMAGE_SPEC, write_square
 from retrieval_tagger.encoders.base import l2_normalise, show_progress
 from retrieval_tagger.encoders.image import load_rgb, pad_square
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from retrieval_tagger.catalog import read_catalog
-from retrieval_tagger.eval import evaluate, facet_accuracy, format_report, ranking_metrics
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.jobs.evaluate import evaluate, format_report
+from retrieval_tagger.metrics import facet_accuracy, ranking_metrics
+from retrieval_tagger.tags import TagSet
 
 L2 = math.log2
 
@@ -49,7 +50,7 @@ def test_perfect_and_empty_rankings():
     assert ranking_metrics([["a"]], [[]]) == {"evaluated": 0}
 
 
-VOCAB = TagVocab(["colour:red", "colour:blue", "article:shirt", "article:jeans", "cotton"], [1] * 5)
+VOCAB = TagSet(["colour:red", "colour:blue", "article:shirt", "article:jeans", "cotton"], [1] * 5)
 
 
 def test_facet_accuracy_by_hand():

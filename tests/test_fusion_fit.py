@@ -9,11 +9,14 @@ import random
 
 import numpy as np
 import pytest
+from conftest import COLOURS, COLUMNS, catalog_rows, write_catalog, write_square
 from scipy import sparse
 
-from conftest import COLOURS, COLUMNS, catalog_rows, write_catalog, write_square
-from retrieval_tagger.candidates import fit, knn
-from retrieval_tagger.candidates.fit import (
+from retrieval_tagger.build import build_index
+from retrieval_tagger.catalog import CatalogSpec
+from retrieval_tagger.pipeline import Tagger
+from retrieval_tagger.signals import fit, knn
+from retrieval_tagger.signals.fit import (
     DEFAULT_FUSION,
     FIT_VERSION,
     GRID_K,
@@ -29,10 +32,7 @@ from retrieval_tagger.candidates.fit import (
     micro_accuracy,
     simplex,
 )
-from retrieval_tagger.candidates.zeroshot import group_softmax
-from retrieval_tagger.catalog import CatalogSpec
-from retrieval_tagger.index.build import build_index
-from retrieval_tagger.pipeline import Tagger
+from retrieval_tagger.signals.names import group_softmax
 
 SPEC = CatalogSpec(tags_col="tags", facet_cols=["colour", "article"])
 

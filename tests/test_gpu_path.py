@@ -8,14 +8,14 @@ import threading
 import numpy as np
 import pytest
 import torch
-
 from conftest import IMAGE_SPEC, catalog_rows
-from retrieval_tagger import query_encoding
+
+from retrieval_tagger import queries as query_encoding
 from retrieval_tagger.encoders import image as image_mod
 from retrieval_tagger.encoders.base import text_batch_size
 from retrieval_tagger.encoders.registry import load_image_encoder
 from retrieval_tagger.pipeline import Tagger
-from retrieval_tagger.query_encoding import RowStream, ahead
+from retrieval_tagger.queries import RowStream, ahead
 
 
 @pytest.mark.parametrize("cores, device, n, expected", [

@@ -7,11 +7,16 @@ import shutil
 
 import pytest
 import torch
-
 from conftest import COLUMNS, TEXT_SPEC, catalog_rows, write_catalog
+
+from retrieval_tagger.build import build_index
 from retrieval_tagger.catalog import CatalogSpec
-from retrieval_tagger.errors import EncoderError, EncoderMismatchError, IndexFormatError, IndexNotFoundError
-from retrieval_tagger.index.build import build_index
+from retrieval_tagger.errors import (
+    EncoderError,
+    EncoderMismatchError,
+    IndexFormatError,
+    IndexNotFoundError,
+)
 from retrieval_tagger.index.manifest import read_manifest
 from retrieval_tagger.pipeline import Tagger
 

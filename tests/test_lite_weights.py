@@ -17,7 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from retrieval_tagger.encoders.lite import (
-    TRUNK_FEATURES, TRUNK_NAME, load_trunk_weights, map_state_dict, source_weights_path,
+    TRUNK_FEATURES,
+    TRUNK_NAME,
+    load_trunk_weights,
+    map_state_dict,
+    source_weights_path,
 )
 from retrieval_tagger.errors import EncoderError
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import IMAGE_SPEC, write_square
-from retrieval_tagger.encoders import onnx_cache, onnx_image
+
+from retrieval_tagger.encoders.onnx import cache as onnx_cache
+from retrieval_tagger.encoders.onnx import image as onnx_image
 from retrieval_tagger.encoders.registry import image_backend, load_image_encoder
 from retrieval_tagger.errors import EncoderError
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval_tagger.encoders import onnx_cache, onnx_export
+from retrieval_tagger.encoders.onnx import cache as onnx_cache
+from retrieval_tagger.encoders.onnx import export as onnx_export
 from retrieval_tagger.encoders.registry import load_text_encoder, text_backend
 from retrieval_tagger.errors import EncoderError
 

@@ -7,8 +7,8 @@ import pytest
 
 from retrieval_tagger.catalog import Product
 from retrieval_tagger.errors import RtagError
-from retrieval_tagger.pipeline import TagOptions, Tagger, as_product
-from retrieval_tagger.vocab import split_facet
+from retrieval_tagger.pipeline import Tagger, TagOptions, as_product
+from retrieval_tagger.tags import split_facet
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import TEXT_SPEC, catalog_rows
-from retrieval_tagger.index.build import build_index
+
+from retrieval_tagger.build import build_index
 from retrieval_tagger.pipeline import Tagger
 
 
@@ -68,7 +68,6 @@ def test_align_rtag_lite_writes_a_self_contained_model_folder(tmp_path):
     """The offline default: frozen EfficientNet trunk, MiniLM text tower (copied into
     the folder with its tokenizer), frozen text projection; the folder loads back."""
     import numpy as np
-
     from shapes import write_shapes_catalog
 
     from retrieval_tagger.align.train import AlignOptions, align

@@ -12,12 +12,12 @@ import pytest
 from scipy import sparse
 
 from retrieval_tagger import mmr
-from retrieval_tagger.candidates.fuse import select
-from retrieval_tagger.candidates.signals import Signals
 from retrieval_tagger.cooccurrence import Cooccurrence
 from retrieval_tagger.errors import RerankerError
 from retrieval_tagger.rerank import calibrate, features
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.signals.compute import Signals
+from retrieval_tagger.signals.fuse import select
+from retrieval_tagger.tags import TagSet
 
 TAGS = ["colour:red", "colour:blue", "article:shirt", "article:hat", "cotton"]
 RED, BLUE, SHIRT, HAT, COTTON = range(5)
@@ -28,7 +28,7 @@ def hand_index():
     rows = [[RED, SHIRT, COTTON], [RED, HAT], [BLUE, SHIRT], [BLUE, HAT, COTTON]]
     indptr = np.cumsum([0] + [len(r) for r in rows])
     tags = sparse.csr_matrix((np.ones(indptr[-1], np.float32), np.concatenate(rows), indptr), shape=(4, len(TAGS)))
-    return SimpleNamespace(vocab=TagVocab(TAGS, [2, 2, 2, 2, 2]), product_tags=tags)
+    return SimpleNamespace(vocab=TagSet(TAGS, [2, 2, 2, 2, 2]), product_tags=tags)
 
 
 def hand_batch(self_rows=None):
@@ -84,17 +84,14 @@ def test_catalog_queries_take_tag_statistics_from_the_other_half_of_the_catalog(
 
 
 def test_leave_one_out_examples_exclude_the_query_itself(both_index):
-    from retrieval_tagger.candidates.mentions import MentionMatcher
-    from retrieval_tagger.candidates.signals import compute
     from retrieval_tagger.index.reader import open_index
-    from retrieval_tagger.index.store import stored_vectors
-    from retrieval_tagger.rerank.training import _catalog_queries, _row_lookup
+    from retrieval_tagger.queries import CatalogQueries
+    from retrieval_tagger.signals.compute import compute
+    from retrieval_tagger.signals.mentions import MentionMatcher
 
     index = open_index(both_index)
-    stored = {name: (stored_vectors(m.index), m.rows) for name, m in index.modalities.items()}
-    at = {name: _row_lookup(rows, len(index.ids)) for name, (_, rows) in stored.items()}
     rows = np.arange(len(index.ids))
-    queries = _catalog_queries(rows, stored, at, index, {pid: "" for pid in index.ids})
+    queries = CatalogQueries(index).batch(rows, ["" for _ in rows])
     found = compute(index, queries, {"text", "image", "colour"}, index.manifest["fusion"], MentionMatcher(index.vocab), similarities=True)
     for name, (sims, nb_rows) in found.neighbours.items():
         assert (nb_rows != rows[:, None]).all(), name
@@ -123,7 +120,7 @@ def test_isotonic_calibration_is_monotone_and_calibrated():
 
 def test_mmr_at_lambda_one_is_plain_ranking():
     rng = np.random.default_rng(1)
-    vocab = TagVocab(["a:1", "a:2", "a:3", "b:1", "b:2", "c:1", "x", "y", "z", "w"], [1] * 10)
+    vocab = TagSet(["a:1", "a:2", "a:3", "b:1", "b:2", "c:1", "x", "y", "z", "w"], [1] * 10)
     scores = rng.random((50, 10)).astype(np.float32)
     scores[rng.random((50, 10)) < 0.2] = 0
     sim = rng.random((10, 10)).astype(np.float32)
@@ -133,7 +130,7 @@ def test_mmr_at_lambda_one_is_plain_ranking():
 
 
 def test_mmr_at_lambda_zero_picks_the_least_similar():
-    vocab = TagVocab(["p", "q", "r", "s"], [1] * 4)
+    vocab = TagSet(["p", "q", "r", "s"], [1] * 4)
     scores = np.asarray([[0.9, 0.8, 0.7, 0.1]], dtype=np.float32)
     sim = np.asarray([[1, 0.9, 0.2, 0.5], [0.9, 1, 0.1, 0.5], [0.2, 0.1, 1, 0.6], [0.5, 0.5, 0.6, 1]], dtype=np.float32)
     (picked,) = mmr.select(scores, vocab, sim, 0.0, top_n=3)
@@ -145,7 +142,7 @@ def test_mmr_at_lambda_zero_picks_the_least_similar():
 
 
 def test_mmr_keeps_facets_exclusive_and_never_swaps_a_facet_value():
-    vocab = TagVocab(["a:1", "a:2", "b:1", "b:2"], [1] * 4)
+    vocab = TagSet(["a:1", "a:2", "b:1", "b:2"], [1] * 4)
     scores = np.asarray([[0.9, 0.8, 0.5, 0.4]], dtype=np.float32)
     sim = np.asarray([[1, 0, 0.9, 0], [0, 1, 0, 0], [0.9, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float32)
     (picked,) = mmr.select(scores, vocab, sim, 0.0, top_n=3)
@@ -162,7 +159,7 @@ def test_tag_similarity_blends_names_and_cooccurrence():
 
 @pytest.fixture(scope="module")
 def trained(both_index, tmp_path_factory):
-    from retrieval_tagger.rerank.training import train_index
+    from retrieval_tagger.jobs.train_reranker import train_index
 
     folder = tmp_path_factory.mktemp("rerank") / "index"
     shutil.copytree(both_index, folder)

@@ -7,18 +7,18 @@ import math
 
 import numpy as np
 import pytest
+from conftest import COLOURS, write_square
 from PIL import Image
 
-from conftest import COLOURS, write_square
-from retrieval_tagger.candidates.fit import DEFAULT_FUSION
-from retrieval_tagger.candidates.fuse import column_weights, fuse
-from retrieval_tagger.candidates.zeroshot import group_softmax, name_scores, tag_groups
 from retrieval_tagger.encoders import colour
 from retrieval_tagger.encoders.colour import colour_histogram
 from retrieval_tagger.encoders.image import load_rgb
 from retrieval_tagger.errors import RtagError
-from retrieval_tagger.pipeline import DEFAULT_MIN_SCORE, SIGNALS, TagOptions, Tagger
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.pipeline import DEFAULT_MIN_SCORE, SIGNALS, Tagger, TagOptions
+from retrieval_tagger.signals.fit import DEFAULT_FUSION
+from retrieval_tagger.signals.fuse import column_weights, fuse
+from retrieval_tagger.signals.names import group_softmax
+from retrieval_tagger.tags import TagSet, tag_groups
 
 
 def bin_of(rgb) -> int:
@@ -109,7 +109,7 @@ def test_encoder_of_no_images_returns_empty_histograms(encoders):
 
 # -- zero-shot tag-name scores ----------------------------------------------------
 
-VOCAB = TagVocab(
+VOCAB = TagSet(
     ["colour:red", "colour:blue", "article:shirt", "cotton", "article:jeans", "colour:green", "summer"],
     [7, 6, 5, 4, 3, 2, 1],
 )  # colour: 0, 1, 5; article: 2, 4; free: 3, 6
@@ -118,7 +118,7 @@ VOCAB = TagVocab(
 def test_tag_groups_are_the_facets_then_the_free_tags():
     groups = [g.tolist() for g in tag_groups(VOCAB)]
     assert groups == [[0, 1, 5], [2, 4], [3, 6]]
-    assert [g.tolist() for g in tag_groups(TagVocab(["colour:red", "colour:blue"], [1, 1]))] == [[0, 1]]
+    assert [g.tolist() for g in tag_groups(TagSet(["colour:red", "colour:blue"], [1, 1]))] == [[0, 1]]
 
 
 def test_group_softmax_by_hand():
@@ -152,23 +152,6 @@ def test_group_softmax_temperature_sharpens_and_large_values_do_not_overflow():
     assert 0.5 < soft[0, 0] < 0.6 and sharp[0, 0] > 0.99
     huge = group_softmax(np.array([[1000.0, 999.0]], dtype=np.float32), cols, 0.01)
     assert np.all(np.isfinite(huge)) and huge[0, 0] == pytest.approx(1.0)
-
-
-def test_name_scores_rank_the_tag_equal_to_the_query_first():
-    rng = np.random.default_rng(2)
-    tag_vectors = rng.normal(size=(len(VOCAB), 16)).astype(np.float32)
-    tag_vectors /= np.linalg.norm(tag_vectors, axis=1, keepdims=True)
-    queries = tag_vectors[[0, 4, 6]]  # colour:red, article:jeans, summer
-
-    scores = name_scores(queries, tag_vectors, VOCAB, temperature=0.05)
-
-    assert scores.shape == (3, len(VOCAB))
-    for query, (tag, cols) in enumerate([(0, VOCAB.facets["colour"]), (4, VOCAB.facets["article"]), (6, VOCAB.free)]):
-        assert cols[np.argmax(scores[query, cols])] == tag
-        np.testing.assert_allclose(scores[query, cols].sum(), 1.0, rtol=1e-5)
-
-
-# -- per-facet weights and fusion -----------------------------------------------------
 
 
 def test_flat_weights_apply_to_every_column():
@@ -317,8 +300,8 @@ def test_transparent_background_is_read_as_white(tmp_path):
 
 
 def test_weights_naming_only_signals_the_index_lacks_are_refused(tmp_path, catalog_csv):
+    from retrieval_tagger.build import build_index
     from retrieval_tagger.catalog import CatalogSpec
-    from retrieval_tagger.index.build import build_index
 
     out = tmp_path / "text_only"
     build_index(catalog_csv, out, CatalogSpec(tags_col="tags", facet_cols=["colour", "article"]), "hash:64", "none")
@@ -329,9 +312,9 @@ def test_weights_naming_only_signals_the_index_lacks_are_refused(tmp_path, catal
 # -- mentions ----------------------------------------------------------------------
 
 def test_mentions_prefer_the_longest_value_named_in_the_text():
-    from retrieval_tagger.candidates.mentions import MentionMatcher, words
+    from retrieval_tagger.signals.mentions import MentionMatcher, words
 
-    vocab = TagVocab(["colour:Blue", "colour:Navy Blue", "gender:Men", "gender:Women", "article:Casual Shoes", "cotton"], [1] * 6)
+    vocab = TagSet(["colour:Blue", "colour:Navy Blue", "gender:Men", "gender:Women", "article:Casual Shoes", "cotton"], [1] * 6)
     scores = MentionMatcher(vocab).scores(["Turtle Men Navy Blue Casual Shoe", "Women's COTTON dress", ""])
     np.testing.assert_allclose(scores[0], [0.5, 1.0, 1.0, 0.0, 1.0, 0.0])
     np.testing.assert_allclose(scores[1], [0.0, 0.0, 0.0, 1.0, 0.0, 1.0])  # "Women" is not "Men"
@@ -344,3 +327,17 @@ def test_mentions_reach_the_tags_through_the_pipeline(tagger):
     # a weight on mentions alone: the colour and article named in the text win
     (result,) = tagger.tag([{"id": "m", "text": "a green hat"}], weights={"mentions": 1.0}, min_score=0.5)
     assert {t["tag"] for t in result.tags} == {"colour:green", "article:hat"}
+
+
+def test_names_signal_ranks_the_tag_equal_to_the_query_first():
+    rng = np.random.default_rng(2)
+    tag_vectors = rng.normal(size=(len(VOCAB), 16)).astype(np.float32)
+    tag_vectors /= np.linalg.norm(tag_vectors, axis=1, keepdims=True)
+    queries = tag_vectors[[0, 4, 6]]  # colour:red, article:jeans, summer
+
+    scores = group_softmax(queries @ tag_vectors.T, tag_groups(VOCAB), temperature=0.05)
+
+    assert scores.shape == (3, len(VOCAB))
+    for query, (tag, cols) in enumerate([(0, VOCAB.facets["colour"]), (4, VOCAB.facets["article"]), (6, VOCAB.free)]):
+        assert cols[np.argmax(scores[query, cols])] == tag
+        np.testing.assert_allclose(scores[query, cols].sum(), 1.0, rtol=1e-5)

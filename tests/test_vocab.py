@@ -10,13 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval_tagger.candidates import vocab_scores
-from retrieval_tagger.candidates.zeroshot import prompt_vectors, standardise, tag_statistics
 from retrieval_tagger.errors import RtagError, VocabError
-from retrieval_tagger.index.vocabs import add_vocab, list_vocabs, load_vocab, remove_vocab
 from retrieval_tagger.pipeline import Tagger
-from retrieval_tagger.taxonomy import Tree, best_paths, is_consistent
-from retrieval_tagger.vocab_files import read_vocab_file
+from retrieval_tagger.vocab import scores as vocab_scores
+from retrieval_tagger.vocab.files import Entry, read_vocab_file
+from retrieval_tagger.vocab.stored import (
+    embed_entries,
+    list_vocabs,
+    load_vocab,
+    remove_vocab,
+)
+from retrieval_tagger.vocab.taxonomy import Tree, best_paths
 
 TAXONOMY = """# a tiny product taxonomy
 1 - Clothing
@@ -101,14 +105,6 @@ def test_calibration_centres_each_tag_and_scales_by_the_space():
     assert raw[0, 1] > raw[0, 0]  # raw keeps the order of the similarities
 
 
-def test_z_scores_standardise_each_tag_against_the_catalog():
-    reference = np.array([[0.1, 0.8], [0.3, 0.6], [0.2, 0.7]], dtype=np.float32)
-    mean, std = tag_statistics(reference)
-    np.testing.assert_allclose(mean, [0.2, 0.7], atol=1e-6)
-    z = standardise(np.array([[0.4, 0.7]], dtype=np.float32), mean, std)
-    np.testing.assert_allclose(z, [[0.2 / reference[:, 0].std(), 0.0]], rtol=1e-5, atol=1e-5)
-
-
 def test_zero_shot_fuses_the_spaces_a_product_has():
     vectors = {"text": np.eye(2, dtype=np.float32), "image": np.eye(2, dtype=np.float32)}
     stats = {s: np.stack([np.zeros(2), np.ones(2), np.ones(2)]).astype(np.float32) for s in vectors}
@@ -146,7 +142,7 @@ def test_prompt_ensemble_averages_templates():
     def encode(texts):
         return np.asarray([[1.0, 0.0] if t.startswith("a photo") else [0.0, 1.0] for t in texts], dtype=np.float32)
 
-    vecs = prompt_vectors(encode, ["red"], ("{}", "a photo of {}"))
+    vecs = embed_entries(encode, [Entry(tag="red", name="red")], ("{}", "a photo of {}"))
     np.testing.assert_allclose(vecs, [[2 ** -0.5, 2 ** -0.5]], rtol=1e-6)
 
 
@@ -163,12 +159,6 @@ def test_tree_paths_choose_the_best_leaf_by_path_mean():
         Tree([1, -1])
 
 
-def test_consistency_check_finds_a_missing_ancestor():
-    paths = ["A", "A > B", "A > B > C"]
-    assert is_consistent([["A", "A > B", "A > B > C"], ["A"]], paths)
-    assert not is_consistent([["A", "A > B > C"]], paths)
-
-
 # -- stored vocabularies and tagging ---------------------------------------------------
 
 @pytest.fixture()
@@ -183,8 +173,8 @@ def tagger(index_copy) -> Tagger:
     tagger = Tagger.load(index_copy)
     tagger_vocab = index_copy.parent / "facets.txt"
     write(tagger_vocab, "colour:red\ncolour:blue\ncolour:green\narticle:shirt\narticle:jeans\narticle:scarf\n")
-    add_vocab(tagger, tagger_vocab, "facets")
-    add_vocab(tagger, write(index_copy.parent / "tax.txt", TAXONOMY), "tax")
+    tagger.add_vocab(tagger_vocab, "facets")
+    tagger.add_vocab(write(index_copy.parent / "tax.txt", TAXONOMY), "tax")
     return tagger
 
 
@@ -214,7 +204,11 @@ def test_taxonomy_predictions_are_whole_paths(tagger):
     predicted = [[t["tag"] for t in r.tags] for r in results]
     assert predicted[0][-1] == "Clothing > Tops > shirt" and predicted[1][-1] == "Clothing > Bottoms > jeans"
     assert predicted[2][-1] == "Accessories > bag"
-    assert is_consistent(predicted, paths)
+    for tags in predicted:  # every node comes with all its ancestors
+        for tag in tags:
+            parts = tag.split(" > ")
+            assert all(" > ".join(parts[:cut]) in tags for cut in range(1, len(parts))), tags
+    assert all(t in paths for tags in predicted for t in tags)
     for r in results:  # scores never rise with depth
         scores = [t["score"] for t in r.tags]
         assert scores == sorted(scores, reverse=True)
@@ -233,7 +227,7 @@ def test_modes_knn_auto_zeroshot(tagger):
     scores, *_ = tagger.score_vocab(QUERIES, vocab="facets", mode="auto")
     zs, *_ = tagger.score_vocab(QUERIES, vocab="facets", mode="zeroshot")
     # no examples: names only, as a share of the article facet (the scale of vote shares)
-    from retrieval_tagger.vocab_tagging import _score_to_z
+    from retrieval_tagger.vocab.tagging import _score_to_z
 
     article = [j for j, t in enumerate(load_vocab(tagger.index, "facets").tags) if t.startswith("article:")]
     z = _score_to_z(zs[:, article])
@@ -250,14 +244,14 @@ def test_missing_replaced_and_removed_vocabularies(tagger, index_copy):
     with pytest.raises(VocabError, match="has no vocabulary 'nope' \\(it has: facets, tax\\)"):
         tagger.tag(QUERIES, vocab="nope")
     with pytest.raises(VocabError, match="--force"):
-        add_vocab(tagger, write(index_copy.parent / "facets.txt", "colour:red\n"), "facets")
-    add_vocab(tagger, index_copy.parent / "facets.txt", "facets", force=True)
+        tagger.add_vocab(write(index_copy.parent / "facets.txt", "colour:red\n"), "facets")
+    tagger.add_vocab(index_copy.parent / "facets.txt", "facets", force=True)
     assert load_vocab(tagger.index, "facets").tags == ["colour:red"]
     remove_vocab(index_copy, "facets")
     with pytest.raises(VocabError, match="has no vocabulary"):
         remove_vocab(index_copy, "facets")
     with pytest.raises(VocabError, match="template"):
-        add_vocab(tagger, index_copy.parent / "facets.txt", "t", templates=["no slot"])
+        tagger.add_vocab(index_copy.parent / "facets.txt", "t", templates=["no slot"])
 
 
 def test_vocabulary_embedded_with_another_model_is_refused(tagger, index_copy):

@@ -232,7 +232,7 @@ def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = No
     """
     from open_clip.loss import ClipLoss
 
-    from retrieval_tagger.align import model_dir
+    from retrieval_tagger.encoders import model_dir
 
     opts = options or AlignOptions()
     out = Path(output)

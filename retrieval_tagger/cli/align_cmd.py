@@ -40,7 +40,8 @@ def align(
     projection heads, a colour head and the temperature learn by CLIP's contrastive
     loss. Prints validation recall of the model before and after.
     """
-    from retrieval_tagger.align.train import AlignOptions, align as run_align
+    from retrieval_tagger.align.train import AlignOptions
+    from retrieval_tagger.align.train import align as run_align
 
     spec = common.catalog_spec(id_col, text_cols, image_col, None, None, strict)
     opts = AlignOptions.from_kwargs(

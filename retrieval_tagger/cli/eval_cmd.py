@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 
 from retrieval_tagger.cli import common
-from retrieval_tagger.cli.tag_cmd import Diversity, K, Rerank, Temperature, Weights, tag_options
+from retrieval_tagger.cli.tag_cmd import (
+    Diversity,
+    K,
+    Rerank,
+    Temperature,
+    Weights,
+    tag_options,
+)
 
 
 def evaluate_cmd(
@@ -34,9 +41,14 @@ def evaluate_cmd(
     image_backend: str = common.ImageBackend,
 ) -> None:
     """P@k, R@k, F1@k, nDCG@k and facet accuracy (overall and per facet) on a labelled file."""
-    from retrieval_tagger.catalog import read_catalog
+    from retrieval_tagger.catalog import read_catalog, spec_from_manifest
     from retrieval_tagger.errors import RtagError
-    from retrieval_tagger.eval import compare, evaluate, format_comparison, format_report
+    from retrieval_tagger.jobs.evaluate import (
+        compare,
+        evaluate,
+        format_comparison,
+        format_report,
+    )
     from retrieval_tagger.pipeline import Tagger
 
     try:
@@ -46,7 +58,7 @@ def evaluate_cmd(
     if not cutoffs or min(cutoffs) < 1:
         raise RtagError(f"--ks must list cut-offs of at least 1, got {ks!r}")
     tagger = Tagger.load(index, device=device, rerank=rerank, text_backend=text_backend, image_backend=image_backend)
-    spec = common.spec_from_manifest(
+    spec = spec_from_manifest(
         tagger.index.manifest["catalog"]["columns"],
         id_col=id_col,
         text_cols=common.split_list(text_cols),

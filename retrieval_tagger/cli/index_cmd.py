@@ -29,7 +29,7 @@ def index(
     strict: bool = common.Strict,
 ) -> None:
     """Build an index of a tagged catalog: embeddings per modality, ids, tags, manifest."""
-    from retrieval_tagger.index.build import build_index
+    from retrieval_tagger.build import build_index
 
     spec = common.catalog_spec(id_col, text_cols, image_col, tags_col, facet_cols, strict)
     if not spec.tags_col and not spec.facet_cols:

@@ -33,7 +33,15 @@ def _root(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="rtag: %(message)s", stream=sys.stderr)
 
 
-from retrieval_tagger.cli import align_cmd, eval_cmd, index_cmd, info_cmd, tag_cmd, train_reranker_cmd, vocab_cmd  # noqa: E402
+from retrieval_tagger.cli import (  # noqa: E402
+    align_cmd,
+    eval_cmd,
+    index_cmd,
+    info_cmd,
+    tag_cmd,
+    train_reranker_cmd,
+    vocab_cmd,
+)
 
 for module in (index_cmd, tag_cmd, eval_cmd, info_cmd, align_cmd, vocab_cmd, train_reranker_cmd):
     module.register(app)

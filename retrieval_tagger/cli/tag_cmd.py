@@ -80,7 +80,7 @@ def tag(
 ) -> None:
     """Tag products by voting over their nearest tagged catalog products, or against a
     stored vocabulary by tag names (zero-shot) blended with votes (--vocab)."""
-    from retrieval_tagger.catalog import read_catalog
+    from retrieval_tagger.catalog import read_catalog, spec_from_manifest
     from retrieval_tagger.errors import RtagError
     from retrieval_tagger.output import write_results
     from retrieval_tagger.pipeline import Tagger
@@ -90,7 +90,7 @@ def tag(
     tagger = Tagger.load(index, device=device, text_backend=text_backend, image_backend=image_backend)
     if input_file is not None:
         columns = tagger.index.manifest["catalog"]["columns"]
-        spec = common.spec_from_manifest(columns, id_col=id_col, text_cols=common.split_list(text_cols), image_col=image_col)
+        spec = spec_from_manifest(columns, id_col=id_col, text_cols=common.split_list(text_cols), image_col=image_col)
         spec.facet_cols, spec.tags_col = (), None  # inputs need no tags
         products, _ = read_catalog(input_file, spec, purpose="query")
     else:

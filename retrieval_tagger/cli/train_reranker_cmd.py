@@ -20,7 +20,7 @@ def train_reranker(
     labels beyond the catalog's tags are needed. Tagging and eval then use the reranker
     automatically (--no-rerank bypasses it).
     """
-    from retrieval_tagger.rerank.training import train_index
+    from retrieval_tagger.jobs.train_reranker import train_index
 
     result = train_index(index, catalog=catalog, labelled=labelled, sample=sample, device=device)
     rep = result["report"]

@@ -23,12 +23,11 @@ def add(
     device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
 ) -> None:
     """Embed and calibrate a vocabulary's tags, and store them in the index."""
-    from retrieval_tagger.index.vocabs import add_vocab
     from retrieval_tagger.pipeline import Tagger
 
     tagger = Tagger.load(index, device=device)
     parsed = [t.strip() for t in templates.split(";") if t.strip()] if templates else None
-    man = add_vocab(tagger, vocab_file, name, fmt, parsed, force)
+    man = tagger.add_vocab(vocab_file, name, fmt, parsed, force)
     for note in man["notes"]:
         typer.echo(f"rtag: note: {note}", err=True)
     shape = f"taxonomy of depth {man['counts']['depth']}" if man["kind"] == "taxonomy" else "tags"
@@ -40,7 +39,7 @@ def add(
 def list_(index: str = IndexOpt) -> None:
     """List the vocabularies stored in an index."""
     from retrieval_tagger.index import location
-    from retrieval_tagger.index.vocabs import list_vocabs
+    from retrieval_tagger.vocab.stored import list_vocabs
 
     found = list_vocabs(location.resolve(index))
     if not found:
@@ -57,7 +56,7 @@ def list_(index: str = IndexOpt) -> None:
 def remove(name: str = typer.Argument(..., help="Vocabulary name."), index: str = IndexOpt) -> None:
     """Remove a stored vocabulary."""
     from retrieval_tagger.index import location
-    from retrieval_tagger.index.vocabs import remove_vocab
+    from retrieval_tagger.vocab.stored import remove_vocab
 
     remove_vocab(location.resolve(index), name)
     typer.echo(f"removed vocabulary {name} from {index}")

@@ -12,7 +12,13 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
 from retrieval_tagger.encoders import colour
-from retrieval_tagger.encoders.base import cpu_cores, l2_normalise, on_gpu, pick_device, show_progress
+from retrieval_tagger.encoders.base import (
+    cpu_cores,
+    l2_normalise,
+    on_gpu,
+    pick_device,
+    show_progress,
+)
 from retrieval_tagger.encoders.checksum import state_dict_sha256
 from retrieval_tagger.errors import EncoderError
 
@@ -123,7 +129,7 @@ class ClipImageEncoder:
 
     def use_onnx(self) -> None:
         """Run the image tower on ONNX Runtime (CPU only; see onnx_image.py)."""
-        from retrieval_tagger.encoders.onnx_image import OnnxImageTower
+        from retrieval_tagger.encoders.onnx.image import OnnxImageTower
 
         if on_gpu(self.device):
             raise EncoderError(f"the onnx image backend runs on the CPU, not {self.device}: use --image-backend torch or --device cpu")

@@ -68,7 +68,7 @@ def load_text_encoder(spec: str | None = None, device: str | None = None, backen
     encoder = SentenceTextEncoder(spec, location, "cpu" if chosen == "onnx-int8" else device)
     if chosen != "onnx-int8":
         return encoder
-    from retrieval_tagger.encoders.onnx_text import OnnxTextEncoder
+    from retrieval_tagger.encoders.onnx.text import OnnxTextEncoder
 
     onnx = _onnx_or_none("text", backend, lambda: OnnxTextEncoder(encoder.spec, encoder.model, encoder.checksum))
     return onnx or encoder
@@ -179,7 +179,7 @@ def build_clip_model(spec: str) -> ClipModel:
     """The open_clip model an image spec names (see the module docstring)."""
     spec = spec.strip()
     if Path(spec).is_dir():
-        from retrieval_tagger.align.model_dir import load_model_dir
+        from retrieval_tagger.encoders.model_dir import load_model_dir
 
         return load_model_dir(spec)
     if spec == "rtag-lite" or spec.startswith("rtag-lite@"):

@@ -16,8 +16,8 @@ class SentenceTextEncoder:
 
     def __init__(self, spec: str, location: str, device: str | None = None):
         try:
-            from sentence_transformers import SentenceTransformer
             import transformers
+            from sentence_transformers import SentenceTransformer
 
             transformers.logging.set_verbosity_error()
             transformers.utils.logging.disable_progress_bar()

@@ -9,6 +9,10 @@ from pathlib import Path
 
 from retrieval_tagger.errors import RtagError
 
+# an aligned model trained by `rtag index --align` lives in the index folder under this name,
+# and the index names it as its image encoder by this spec
+INDEX_MODEL_DIR = "image_model"
+INDEX_MODEL_SPEC = f"@index/{INDEX_MODEL_DIR}"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

@@ -11,7 +11,7 @@ from scipy import sparse
 
 from retrieval_tagger.errors import EncoderMismatchError
 from retrieval_tagger.index import location, manifest, store
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.tags import TagSet
 
 
 @dataclass
@@ -28,7 +28,7 @@ class OpenIndex:
     manifest: dict
     ids: list[str]
     id_rows: dict[str, int]
-    vocab: TagVocab
+    vocab: TagSet
     product_tags: sparse.csr_matrix
     modalities: dict[str, Modality]
     vocab_vectors: dict[str, np.ndarray]
@@ -38,7 +38,7 @@ def open_index(name_or_path: str | Path, verify: str = "size", use_gpu: bool = T
     folder = location.resolve(name_or_path)
     man = manifest.read_manifest(folder, verify=verify)
     ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
-    vocab = TagVocab.from_json(man["vocabulary"])
+    vocab = TagSet.from_json(man["vocabulary"])
     indptr = np.load(folder / "tags_indptr.npy")
     indices = np.load(folder / "tags_indices.npy")
     product_tags = sparse.csr_matrix(

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval_tagger.candidates.shortlist import shortlist
-from retrieval_tagger.candidates.signals import KNN_SIGNALS, Signals
-from retrieval_tagger.candidates.zeroshot import tag_groups
 from retrieval_tagger.cooccurrence import Cooccurrence
+from retrieval_tagger.rerank.shortlist import shortlist
+from retrieval_tagger.signals.compute import KNN_SIGNALS, Signals
+from retrieval_tagger.tags import tag_groups
 
 CANDIDATES_PER_SIGNAL = 20
 CANDIDATES_PER_GROUP = 3

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval_tagger.candidates.signals import Signals, signals_of
 from retrieval_tagger.errors import RerankerError
 from retrieval_tagger.index import manifest as index_manifest
 from retrieval_tagger.rerank import features
 from retrieval_tagger.rerank.calibrate import Calibrator
+from retrieval_tagger.signals.compute import Signals, signals_of
 
 FORMAT = "rtag-reranker"
 FORMAT_VERSION = 1

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval_tagger import mmr
-from retrieval_tagger.candidates.fuse import select
-from retrieval_tagger.eval import list_metrics
+from retrieval_tagger.metrics import list_metrics
 from retrieval_tagger.rerank.calibrate import expected_calibration_error
+from retrieval_tagger.signals.fuse import select
 
 LAMBDAS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.3, 0.0)
 KS = (1, 3, 5, 7)

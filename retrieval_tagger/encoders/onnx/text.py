@@ -19,8 +19,8 @@ class OnnxTextEncoder:
     BATCH = 64
 
     def __init__(self, spec: str, st_model, checksum: str, threads: int | None = None):
-        from retrieval_tagger.encoders.onnx_cache import cpu_session
-        from retrieval_tagger.encoders.onnx_export import cached_export
+        from retrieval_tagger.encoders.onnx.cache import cpu_session
+        from retrieval_tagger.encoders.onnx.export import cached_export
 
         folder, manifest = cached_export(st_model, checksum)
         self.session = cpu_session(folder, threads)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from retrieval_tagger.encoders import onnx_cache
+from retrieval_tagger.encoders.onnx import cache as onnx_cache
 from retrieval_tagger.errors import EncoderError
 
 FORMAT = "rtag-onnx-text"

@@ -65,17 +65,3 @@ def best_paths(z: np.ndarray, tree: Tree) -> tuple[np.ndarray, np.ndarray]:
     leaves = tree.leaves()
     best = leaves[np.argmax(means[:, leaves], axis=1)] if len(z) else np.zeros(0, np.int64)
     return best, means
-
-
-def is_consistent(tag_lists: list[list[str]], paths: list[str], sep: str = " > ") -> bool:
-    """Every predicted node's ancestors are predicted too (paths are 'A > B > C')."""
-    known = set(paths)
-    for tags in tag_lists:
-        chosen = set(tags)
-        for tag in tags:
-            parts = tag.split(sep)
-            for cut in range(1, len(parts)):
-                ancestor = sep.join(parts[:cut])
-                if ancestor in known and ancestor not in chosen:
-                    return False
-    return True

@@ -20,16 +20,25 @@ from pathlib import Path
 import numpy as np
 
 from retrieval_tagger import __version__
-from retrieval_tagger.candidates.zeroshot import DEFAULT_TEMPLATES
 from retrieval_tagger.errors import VocabError
-from retrieval_tagger.index.manifest import file_problem, record_files, sha256_file, write_manifest
-from retrieval_tagger.vocab_files import Entry, VocabDefinition, read_vocab_file
+from retrieval_tagger.index.manifest import (
+    file_problem,
+    record_files,
+    sha256_file,
+    write_manifest,
+)
+from retrieval_tagger.queries import CatalogQueries
+from retrieval_tagger.vocab import scores as vocab_scores
+from retrieval_tagger.vocab.files import Entry, VocabDefinition, read_vocab_file
 
 FOLDER = "vocabs"
 FORMAT = "rtag-vocab"
 FORMAT_VERSION = 1
 CALIBRATION_SAMPLE = 5000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# An ensemble of prompts per tag name: the bare name matches how titles name things, the
+# templated ones how captions do; averaging their embeddings smooths over both.
+DEFAULT_TEMPLATES = ("{}", "a photo of {}", "a product photo of {}", "{} product")
 
 
 @dataclass
@@ -79,18 +88,15 @@ def _folder(index_folder: Path, name: str) -> Path:
     return index_folder / FOLDER / name
 
 
-def calibration_statistics(tagger, tag_vectors: dict, seed: int = 0) -> dict:
+def calibration_statistics(index, tag_vectors: dict, titles: np.ndarray | None, seed: int = 0) -> dict:
     """Per space, each tag's similarity statistics over a sample of catalog products,
-    each left out of its own neighbours (vocab_scores.statistics)."""
-    from retrieval_tagger.candidates import title_bridge, vocab_scores
-    from retrieval_tagger.vocab_tagging import catalog_titles_of
-
-    index = tagger.index
+    each left out of its own neighbours (vocab_scores.statistics); ``titles`` are the
+    catalog's title vectors (bridge.catalog_titles)."""
     n = len(index.ids)
     rows = np.arange(n) if n <= CALIBRATION_SAMPLE else np.sort(np.random.default_rng(seed).choice(n, CALIBRATION_SAMPLE, replace=False))
-    queries = title_bridge.catalog_queries(index, rows)
+    queries = CatalogQueries(index).batch(rows)
     fusion = index.manifest.get("fusion") or {"knn": {}}
-    spaces = vocab_scores.space_queries(index, queries, fusion, catalog_titles_of(tagger), queries.self_rows)
+    spaces = vocab_scores.space_queries(index, queries, fusion, titles, queries.self_rows)
     stats = {}
     for space, (_, vectors) in spaces.items():
         target = vocab_scores.tag_space(space)
@@ -99,21 +105,23 @@ def calibration_statistics(tagger, tag_vectors: dict, seed: int = 0) -> dict:
     return stats
 
 
-def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str = "auto", templates=None, force: bool = False) -> dict:
-    """Parse ``vocab_file``, embed and calibrate its tags, and store it in the tagger's index."""
+def add_vocab(index, text_encoder, image_encoder, titles: np.ndarray | None, vocab_file: str | Path, name: str | None = None,
+              fmt: str = "auto", templates=None, force: bool = False) -> dict:
+    """Parse ``vocab_file``, embed its tags with the index's encoders, calibrate them
+    against the catalog (``titles``: bridge.catalog_titles) and store it in the index."""
     vocab_file = Path(vocab_file)
     definition: VocabDefinition = read_vocab_file(vocab_file, fmt)
     name = name or re.sub(r"[^A-Za-z0-9._-]+", "-", vocab_file.stem).strip("-.") or "vocab"
-    opened = tagger.index
+    opened = index
     out = _folder(opened.folder, name)
     if out.exists() and not force:
         raise VocabError(f"index {opened.folder.name} already has a vocabulary {name!r}: pass --force to replace it, or choose another --name")
     templates = tuple(templates) if templates else DEFAULT_TEMPLATES
     if any("{}" not in t for t in templates):
         raise VocabError("every prompt template needs a {} where the tag name goes, e.g. 'a photo of {}'")
-    encoders = {"text": lambda texts: tagger.text_encoder.encode(texts, progress=False)}
-    if tagger.image_encoder is not None and getattr(tagger.image_encoder, "text_space", False):
-        encoders["image"] = lambda texts: tagger.image_encoder.encode(texts)
+    encoders = {"text": lambda texts: text_encoder.encode(texts, progress=False)}
+    if image_encoder is not None and getattr(image_encoder, "text_space", False):
+        encoders["image"] = lambda texts: image_encoder.encode(texts)
     tmp = out.parent / f".{name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -121,7 +129,7 @@ def add_vocab(tagger, vocab_file: str | Path, name: str | None = None, fmt: str 
         vectors = {space: embed_entries(encode, definition.entries, templates) for space, encode in encoders.items()}
         for space, matrix in vectors.items():
             np.save(tmp / f"{space}.npy", matrix)
-        stats = calibration_statistics(tagger, vectors)
+        stats = calibration_statistics(index, vectors, titles)
         for space, values in stats.items():
             np.save(tmp / f"{space}_stats.npy", values)
         (tmp / "entries.json").write_text(json.dumps([e.to_json() for e in definition.entries], ensure_ascii=False), encoding="utf-8")

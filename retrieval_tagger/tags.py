@@ -1,4 +1,5 @@
-"""Tag vocabularies: the tags of a catalog, their frequencies and their facets.
+"""The catalog's own tags: their order, frequencies and facets (a stored vocabulary for
+zero-shot tagging is another thing: see vocab/).
 
 A tag ``facet:value`` belongs to the facet ``facet`` (values of one facet exclude each
 other); any other tag is a free tag.
@@ -21,7 +22,7 @@ def split_facet(tag: str) -> tuple[str | None, str]:
 
 
 @dataclass
-class TagVocab:
+class TagSet:
     """Tags in a fixed order (most frequent first) with their catalog frequencies."""
 
     tags: list[str]
@@ -47,7 +48,7 @@ class TagVocab:
         return len(self.tags)
 
     @classmethod
-    def from_tag_lists(cls, tag_lists: list[list[str]]) -> "TagVocab":
+    def from_tag_lists(cls, tag_lists: list[list[str]]) -> "TagSet":
         counts = Counter(t for tags in tag_lists for t in tags)
         ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         return cls([t for t, _ in ordered], [c for _, c in ordered])
@@ -56,7 +57,7 @@ class TagVocab:
         return [{"tag": t, "count": c} for t, c in zip(self.tags, self.counts)]
 
     @classmethod
-    def from_json(cls, items: list[dict]) -> "TagVocab":
+    def from_json(cls, items: list[dict]) -> "TagSet":
         return cls([it["tag"] for it in items], [int(it["count"]) for it in items])
 
     def encode_lists(self, tag_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -72,3 +73,11 @@ class TagVocab:
     def display_texts(self) -> list[str]:
         """The words that describe each tag, for embedding it (the value of a facet tag)."""
         return [split_facet(t)[1] for t in self.tags]
+
+
+def tag_groups(vocab: TagSet) -> list[np.ndarray]:
+    """Column groups of competing tags: one per facet, plus one of all free tags."""
+    groups = list(vocab.facets.values())
+    if len(vocab.free):
+        groups.append(vocab.free)
+    return groups

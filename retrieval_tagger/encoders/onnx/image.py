@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from retrieval_tagger.encoders import onnx_cache
-from retrieval_tagger.encoders.onnx_export import export
+from retrieval_tagger.encoders.onnx import cache as onnx_cache
+from retrieval_tagger.encoders.onnx.export import export
 
 FORMAT = "rtag-onnx-image"
 FORMAT_VERSION = 1

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval_tagger.candidates import fuse, title_bridge, vocab_scores
-from retrieval_tagger.candidates import signals as signal_stage
 from retrieval_tagger.errors import RtagError
-from retrieval_tagger.index.vocabs import StoredVocab, load_vocab
-from retrieval_tagger.taxonomy import Tree, best_paths
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.signals import compute as signal_stage
+from retrieval_tagger.signals import fuse
+from retrieval_tagger.tags import TagSet
+from retrieval_tagger.vocab import scores as vocab_scores
+from retrieval_tagger.vocab.stored import StoredVocab, load_vocab
+from retrieval_tagger.vocab.taxonomy import Tree, best_paths
 
 
 @dataclass
@@ -25,46 +26,41 @@ class VocabRun:
     """A stored vocabulary prepared for scoring against one index."""
 
     stored: StoredVocab
-    view: TagVocab  # the vocabulary's tags with facets, for facet-exclusive selection
+    view: TagSet  # the vocabulary's tags with facets, for facet-exclusive selection
     index_cols: np.ndarray  # column of each tag in the index's own vocabulary, -1 if absent
     counts: np.ndarray  # tagged catalog examples of each tag
     tree: Tree | None
     titles: np.ndarray | None  # the catalog's title vectors, for the neighbour spaces
 
     @classmethod
-    def prepare(cls, tagger, name: str) -> "VocabRun":
-        stored = load_vocab(tagger.index, name)
-        own = tagger.index.vocab
+    def prepare(cls, index, name: str, titles: np.ndarray | None) -> "VocabRun":
+        """Read stored vocabulary ``name`` of ``index`` (once: callers keep the run);
+        ``titles`` are the catalog's title vectors (bridge.catalog_titles)."""
+        stored = load_vocab(index, name)
+        own = index.vocab
         cols = np.asarray([own.index.get(t, -1) for t in stored.tags], dtype=np.int64)
         counts = np.asarray([own.counts[c] if c >= 0 else 0 for c in cols], dtype=np.float32)
-        view = TagVocab(stored.tags, [int(c) for c in counts])
+        view = TagSet(stored.tags, [int(c) for c in counts])
         tree = Tree([e.parent for e in stored.entries]) if stored.is_taxonomy else None
-        return cls(stored, view, cols, counts, tree, catalog_titles_of(tagger))
+        return cls(stored, view, cols, counts, tree, titles)
 
 
-def catalog_titles_of(tagger) -> np.ndarray | None:
-    """The catalog's title vectors, read from the text store once per tagger."""
-    if not hasattr(tagger, "_catalog_titles"):
-        tagger._catalog_titles = title_bridge.catalog_titles(tagger.index)
-    return tagger._catalog_titles
-
-
-def wanted_votes(tagger, run: VocabRun, mode: str, weights: dict) -> set[str]:
+def wanted_votes(index, run: VocabRun, mode: str, weights: dict) -> set[str]:
     """The vote signals a run blends in: none in zero-shot mode, or when the catalog has
     none of the vocabulary's tags."""
     if mode == "zeroshot" or not (run.index_cols >= 0).any():
         return set()
-    return {name for name, w in weights.items() if len(tagger.index.vocab) and (w > 0).any()}
+    return {name for name, w in weights.items() if len(index.vocab) and (w > 0).any()}
 
 
-def score_chunk(tagger, queries, opts, run: VocabRun, mode: str, fusion: dict, weights: dict, votes_wanted: set[str]):
+def score_chunk(index, mentions, queries, opts, run: VocabRun, mode: str, fusion: dict, weights: dict, votes_wanted: set[str]):
     """(final scores, which products could be scored) for a batch of encoded queries;
     ``votes_wanted`` comes from :func:`wanted_votes`."""
-    spaces = vocab_scores.space_queries(tagger.index, queries, fusion, run.titles, queries.self_rows)
+    spaces = vocab_scores.space_queries(index, queries, fusion, run.titles, queries.self_rows)
     z, present = vocab_scores.zero_shot_z(queries.n, spaces, run.stored.vectors, run.stored.stats, opts.vocab_weights, opts.vocab_calibration)
     votes = None
     if votes_wanted:
-        found = signal_stage.compute(tagger.index, queries, votes_wanted, fusion, tagger.mentions)
+        found = signal_stage.compute(index, queries, votes_wanted, fusion, mentions)
         own = found.fused(weights)
         votes = np.zeros_like(z)
         hit = run.index_cols >= 0

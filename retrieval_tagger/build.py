@@ -14,21 +14,18 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from retrieval_tagger.candidates import fit, knn
-from retrieval_tagger.candidates.mentions import MentionMatcher
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
 from retrieval_tagger.encoders.base import device_of, pick_device, text_batch_size
-from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.encoders.registry import image_backend as image_backend_of
+from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.encoders.registry import text_backend as text_backend_of
 from retrieval_tagger.errors import CatalogError, IndexExistsError
 from retrieval_tagger.index import location, manifest, store
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.signals import fit, knn
+from retrieval_tagger.signals.mentions import MentionMatcher
+from retrieval_tagger.tags import TagSet
 
 log = logging.getLogger("rtag")
-# an aligned model trained by `rtag index --align` lives in the index folder under this name
-INDEX_MODEL_DIR = "image_model"
-INDEX_MODEL_SPEC = f"@index/{INDEX_MODEL_DIR}"
 
 
 def encoder_record(encoder) -> dict:
@@ -92,7 +89,7 @@ def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, ba
     return encoded
 
 
-def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagVocab, tag_vectors: np.ndarray) -> dict:
+def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagSet, tag_vectors: np.ndarray) -> dict:
     """Fit the fusion by leave-one-out on a sample of tagged products (see candidates/fit.py)."""
     tagged = np.flatnonzero(np.diff(product_tags.indptr) > 0)
     if len(tagged) < fit.MIN_FIT_PRODUCTS:
@@ -169,11 +166,11 @@ def build_index(
         image_model = str(aligned)
     text_enc, image_enc = encoders or (load_text_encoder(text_model, device, text_backend), load_image_encoder(image_model, device, image_backend))
     if aligned is not None:
-        image_enc.spec = INDEX_MODEL_SPEC
+        image_enc.spec = location.INDEX_MODEL_SPEC
     encoded = _encode_catalog(products, report, spec, text_enc, image_enc, batch_size, progress)
     products, timings = encoded.products, encoded.timings
 
-    vocab = TagVocab.from_tag_lists([p.tags for p in products])
+    vocab = TagSet.from_tag_lists([p.tags for p in products])
     indptr, indices = vocab.encode_lists([p.tags for p in products])
     product_tags = sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(len(products), len(vocab)))
     vocab_vectors = {"text": text_enc.encode(vocab.display_texts(), progress=False)}
@@ -228,7 +225,7 @@ def build_index(
         )
         manifest.record_files(result, tmp)
         if aligned is not None:
-            shutil.move(str(aligned), str(tmp / INDEX_MODEL_DIR))
+            shutil.move(str(aligned), str(tmp / location.INDEX_MODEL_DIR))
         manifest.write_manifest(tmp, result)
         _swap_into_place(tmp, out, force)
     except BaseException:

@@ -100,7 +100,7 @@ def _blank_note(path: Path, blanks: list[int]) -> list[str]:
 
 
 def _read_list(path: Path, text: str) -> VocabDefinition:
-    from retrieval_tagger.vocab import split_facet
+    from retrieval_tagger.tags import split_facet
 
     entries, seen, blanks = [], {}, []
     for no, raw in enumerate(text.splitlines(), 1):

@@ -14,8 +14,7 @@ import unicodedata
 import numpy as np
 from scipy import sparse
 
-from retrieval_tagger.candidates.zeroshot import tag_groups
-from retrieval_tagger.vocab import TagVocab, split_facet
+from retrieval_tagger.tags import TagSet, split_facet, tag_groups
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 
@@ -31,7 +30,7 @@ def words(text: str) -> list[str]:
 class MentionMatcher:
     """Matches product texts against the value words of every tag of a vocabulary."""
 
-    def __init__(self, vocab: TagVocab):
+    def __init__(self, vocab: TagSet):
         self.vocab = vocab
         self.groups = tag_groups(vocab)
         self.word_ids: dict[str, int] = {}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.tags import TagSet
 
 
-def column_weights(weights: dict, vocab: TagVocab, signals) -> dict[str, np.ndarray]:
+def column_weights(weights: dict, vocab: TagSet, signals) -> dict[str, np.ndarray]:
     """Per-tag weight of each signal.
 
     ``weights`` is either ``{signal: w}`` for every tag, or
@@ -43,7 +43,7 @@ def fuse(scores: dict[str, np.ndarray], present: dict[str, np.ndarray], weights:
     return total / np.where(norm > 0, norm, 1.0)
 
 
-def facet_best(scores: np.ndarray, vocab: TagVocab) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def facet_best(scores: np.ndarray, vocab: TagSet) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """For each facet, the best value's column and score per product."""
     best = {}
     for facet, cols in vocab.facets.items():
@@ -53,7 +53,7 @@ def facet_best(scores: np.ndarray, vocab: TagVocab) -> dict[str, tuple[np.ndarra
     return best
 
 
-def choices(scores: np.ndarray, vocab: TagVocab, top_n: int, exclusive: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def choices(scores: np.ndarray, vocab: TagSet, top_n: int, exclusive: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The tags a product's list is chosen from, as (columns, scores), in no set order.
 
     With ``exclusive`` each facet offers its best value only, and the free tags their
@@ -78,7 +78,7 @@ def choices(scores: np.ndarray, vocab: TagVocab, top_n: int, exclusive: bool = T
     return cand_cols, cand_scores
 
 
-def select(scores: np.ndarray, vocab: TagVocab, top_n: int = 10, min_score: float = 0.0, exclusive: bool = True) -> list[list[tuple[int, float]]]:
+def select(scores: np.ndarray, vocab: TagSet, top_n: int = 10, min_score: float = 0.0, exclusive: bool = True) -> list[list[tuple[int, float]]]:
     """Each product's tags as (column, score), best first.
 
     With ``exclusive`` each facet contributes its best value only; free tags compete

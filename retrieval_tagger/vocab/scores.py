@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval_tagger.candidates import title_bridge
+from retrieval_tagger.vocab import bridge as title_bridge
 
 MODES = ("auto", "knn", "zeroshot")
 SPACES = ("text", "image", "text_neighbours", "image_neighbours", "colour_neighbours")

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from retrieval_tagger.candidates import fuse, knn, zeroshot
-from retrieval_tagger.vocab import TagVocab
+from retrieval_tagger.signals import fuse, knn
+from retrieval_tagger.signals import names as zeroshot
+from retrieval_tagger.tags import TagSet, tag_groups
 
 FIT_VERSION = 1
 GRID_K = (5, 10, 20, 40)
@@ -168,7 +169,7 @@ def fit_weights(scores: dict, present: dict, named_groups: dict[str, np.ndarray]
 
 
 def fit_fusion(neighbours: dict[str, Neighbours], name_sims: np.ndarray | None, text_present: np.ndarray,
-               product_tags: sparse.csr_matrix, vocab: TagVocab, truth: np.ndarray,
+               product_tags: sparse.csr_matrix, vocab: TagSet, truth: np.ndarray,
                fixed: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
     """The fusion section of a manifest, fitted on a leave-one-out sample.
 
@@ -177,7 +178,7 @@ def fit_fusion(neighbours: dict[str, Neighbours], name_sims: np.ndarray | None, 
     ``fixed`` maps signals without parameters (mentions) to (scores, present);
     ``truth`` is the sample's (products x tags) boolean tag matrix.
     """
-    groups = zeroshot.tag_groups(vocab)
+    groups = tag_groups(vocab)
     named_groups = dict(vocab.facets)
     if len(vocab.free):
         named_groups["*free*"] = vocab.free

@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retrieval_tagger.candidates import fuse, knn, zeroshot
-from retrieval_tagger.candidates.mentions import MentionMatcher
+from retrieval_tagger.queries import Queries
+from retrieval_tagger.signals import fuse, knn
+from retrieval_tagger.signals import names as zeroshot
+from retrieval_tagger.signals.mentions import MentionMatcher
+from retrieval_tagger.tags import tag_groups
 
 SIGNALS = ("text", "image", "colour", "names", "mentions")
 KNN_SIGNALS = ("text", "image", "colour")
@@ -21,24 +24,6 @@ TEXT_SIGNALS = ("names", "mentions")  # computed from the product text without a
 def signals_of(index) -> list[str]:
     """The signals an index can compute: the text ones always, kNN ones where it has a store."""
     return [s for s in SIGNALS if s in TEXT_SIGNALS or s in index.modalities]
-
-
-@dataclass
-class Queries:
-    """A batch of ``n`` products as vectors: which rows have text and image, and their vectors.
-
-    ``self_rows[q]`` is the catalog row to leave out of query q's neighbours (-1: none),
-    or None to leave nothing out.
-    """
-
-    n: int
-    text_at: np.ndarray
-    texts: list[str]
-    text_vectors: np.ndarray | None
-    image_at: np.ndarray
-    image_vectors: np.ndarray | None = None
-    colour_vectors: np.ndarray | None = None
-    self_rows: np.ndarray | None = None
 
 
 @dataclass
@@ -109,7 +94,7 @@ def compute(index, queries: Queries, wanted: set[str], fusion: dict, mentions: M
     if len(text_at) and queries.text_vectors is not None and ("names" in wanted or similarities):
         sims = tag_sims(text_at, queries.text_vectors, index.vocab_vectors["text"])
         if "names" in wanted:
-            put("names", text_at, zeroshot.group_softmax(sims[text_at], zeroshot.tag_groups(index.vocab), fusion["names"]["temperature"]))
+            put("names", text_at, zeroshot.group_softmax(sims[text_at], tag_groups(index.vocab), fusion["names"]["temperature"]))
         if similarities:
             signals.name_sims = sims
     if len(text_at) and "mentions" in wanted:

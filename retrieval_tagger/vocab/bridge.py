@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval_tagger.candidates import knn
 from retrieval_tagger.index.store import stored_vectors
+from retrieval_tagger.signals import knn
 
 STORES = ("text", "image", "colour")
 
@@ -37,28 +37,3 @@ def bridged(index, store: str, vectors: np.ndarray, titles: np.ndarray, k: int, 
     mixed = np.einsum("qk,qkd->qd", weights, titles[np.maximum(rows, 0)] * (rows >= 0)[..., None])
     norms = np.linalg.norm(mixed, axis=1, keepdims=True)
     return mixed / np.maximum(norms, 1e-12)
-
-
-def catalog_queries(index, product_rows: np.ndarray):
-    """Catalog products as a query batch from their stored vectors (for calibration):
-    ``signals.Queries`` with text, image and colour vectors where the stores have them."""
-    from retrieval_tagger.candidates.signals import Queries
-
-    found = {}
-    for store in STORES:
-        if store not in index.modalities:
-            continue
-        modality = index.modalities[store]
-        position = np.full(len(index.ids), -1, dtype=np.int64)
-        position[modality.rows] = np.arange(len(modality.rows))
-        at = np.flatnonzero(position[product_rows] >= 0)
-        vectors = np.asarray(stored_vectors(modality.index), dtype=np.float32)[position[product_rows[at]]]
-        found[store] = (at, vectors)
-    text_at, text_vectors = found.get("text", (np.zeros(0, np.int64), None))
-    image_at, image_vectors = found.get("image", (np.zeros(0, np.int64), None))
-    colour_vectors = None
-    if "colour" in found and image_vectors is not None:
-        # colour and image stores hold the same decodable photos
-        colour_at, colours = found["colour"]
-        colour_vectors = colours if np.array_equal(colour_at, image_at) else None
-    return Queries(len(product_rows), text_at, [], text_vectors, image_at, image_vectors, colour_vectors, self_rows=product_rows)

@@ -1,1 +1,0 @@
-"""Candidate tags for each product: neighbour votes per modality, then fusion."""
