@@ -92,11 +92,12 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 def measure(index, params: dict, queries: np.ndarray, truth: np.ndarray, k: int, knob: int | None) -> dict:
     import faiss
 
-    if knob is not None and params["type"] in store.KNOBS:
-        params = {**params, store.KNOBS[params["type"]]: knob}
-    elif params["type"] not in store.KNOBS:
+    search = params.get("search", {})  # efSearch or nprobe
+    if knob is not None and search:
+        params = {**params, "search": {name: knob for name in search}}
+    elif not search:
         knob = None
-    searcher = store.searcher(index, params, use_gpu=False)
+    searcher = store.searcher(index, params)
     store.search(searcher, queries[:200], k)  # warm-up
     t = time.perf_counter()
     _, rows = store.search(searcher, queries, k)
@@ -138,7 +139,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 store.save(index, Path(tmp) / "x.faiss")
                 size = (Path(tmp) / "x.faiss").stat().st_size
-            for knob in knobs if kind in store.KNOBS else [None]:
+            for knob in knobs if store.TYPES[kind].search else [None]:
                 row = {"n": n, "type": kind, "params": params, "build_s": built, "bytes": size,
                        "bytes_per_vector": size / n, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                        **measure(index, params, queries, truth, 10, knob)}

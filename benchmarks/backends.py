@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from retrieval_tagger.build import build_index
+from retrieval_tagger.build import BuildOptions, build_index
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.jobs.evaluate import evaluate
@@ -88,7 +88,7 @@ def quality(catalog: Path, dev_products: list, work: Path) -> dict:
     for backend in BACKENDS:
         folder = work / backend
         t = time.perf_counter()
-        build_index(catalog, folder, SPEC, text_model="minilm", image_model="none", device="cpu", text_backend=backend, force=True, progress=False)
+        build_index(catalog, folder, SPEC, BuildOptions(text_model="minilm", image_model="none", device="cpu", text_backend=backend, force=True, progress=False))
         built = time.perf_counter() - t
         metrics = evaluate(Tagger.load(folder, device="cpu", text_backend=backend), dev_products)
         out[backend] = {**accuracy(metrics), "index_s": built}

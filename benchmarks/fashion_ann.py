@@ -61,7 +61,7 @@ def main() -> None:
             t = time.perf_counter()
             index, params = store.build(vectors, kind)
             built = time.perf_counter() - t
-            searcher = store.searcher(index, params, use_gpu=False)
+            searcher = store.searcher(index, params)
             row["stores"][name] = {"params": params, "build_s": built, "recall@10": recall_at_10(modality.index, searcher, vectors)}
             tagger.index.modalities[name] = Modality(searcher, modality.rows)
         row["facet_accuracy"] = evaluate(tagger, dev)["facet_accuracy"]

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_split import split_bucket, split_rows, write_csv  # noqa: E402
 
-from retrieval_tagger.build import build_index  # noqa: E402
+from retrieval_tagger.build import BuildOptions, build_index  # noqa: E402
 from retrieval_tagger.catalog import CatalogSpec, read_catalog  # noqa: E402
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder  # noqa: E402
 from retrieval_tagger.index.reader import open_index  # noqa: E402
@@ -129,7 +129,7 @@ def throughput(tagger: Tagger, dev_csv: Path, limit: int = 2000, repeats: int = 
 def index_throughput(catalog_csv: Path, out_dir: Path, encoders) -> dict:
     """Build the index (text+image) and compare with the encoders alone on the same data."""
     t = time.perf_counter()
-    man = build_index(catalog_csv, out_dir, SPEC, force=True, encoders=encoders)
+    man = build_index(catalog_csv, out_dir, SPEC, BuildOptions(force=True), encoders=encoders)
     total = time.perf_counter() - t
     timings = man["build"]["timings"]
     enc = timings.get("encode_images_s", 0) + timings["encode_text_s"]

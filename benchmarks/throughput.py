@@ -29,7 +29,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from retrieval_tagger.build import build_index
+from retrieval_tagger.build import BuildOptions, build_index
 from retrieval_tagger.catalog import CatalogSpec, Product, read_catalog
 from retrieval_tagger.encoders.base import (
     cpu_cores,
@@ -161,7 +161,7 @@ def index_rate(catalog_csv: Path, out: Path, spec: CatalogSpec, encoders: tuple,
     """`rtag index` end to end (the function the CLI calls), with its own stage timings."""
     sync(device)
     start = time.perf_counter()
-    man = build_index(catalog_csv, out, spec, force=True, device=device, encoders=encoders, progress=False)
+    man = build_index(catalog_csv, out, spec, BuildOptions(force=True, device=device, progress=False), encoders=encoders)
     seconds = time.perf_counter() - start
     n = man["counts"]["products"]
     return {"products": n, "seconds": seconds, "products_per_s": n / seconds, "timings": man["build"]["timings"]}
@@ -198,7 +198,7 @@ def measure(catalog: Path, queries: Path, catalog_size: int, n_queries: int, dev
     subset = subset_catalog(catalog, catalog_size, spec.image_col, work / "catalog.csv")
     warm_up(text_enc, image_enc, products[:64])
     report["index"] = index_rate(subset, work / "index", spec, (text_enc, image_enc), device)
-    tagger = Tagger(open_index(work / "index", use_gpu=on_gpu(device)), text_enc, image_enc)
+    tagger = Tagger(open_index(work / "index", device=device), text_enc, image_enc)
     tagger.tag(products[:64], progress=False)  # the first search and fusion of each shape are slow too
     report["encoders"], report["tag"], results = rates(tagger, products, repeats, device)
     report["quality"] = tag_quality(results, products, tagger.index.vocab)

@@ -23,6 +23,7 @@ _EXPORTS = {
     "read_catalog": "retrieval_tagger.catalog",
     "RtagError": "retrieval_tagger.errors",
     "build_index": "retrieval_tagger.build",
+    "BuildOptions": "retrieval_tagger.build",
     "Tagger": "retrieval_tagger.pipeline",
     "TagResult": "retrieval_tagger.pipeline",
 }

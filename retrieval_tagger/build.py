@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -14,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from retrieval_tagger import artifacts
+from retrieval_tagger.align.options import BASE, AlignOptions
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
 from retrieval_tagger.encoders.base import device_of, pick_device, text_batch_size
 from retrieval_tagger.encoders.registry import image_backend as image_backend_of
@@ -21,9 +21,10 @@ from retrieval_tagger.encoders.registry import load_image_encoder, load_text_enc
 from retrieval_tagger.encoders.registry import text_backend as text_backend_of
 from retrieval_tagger.errors import CatalogError, IndexExistsError
 from retrieval_tagger.index import location, manifest, store
-from retrieval_tagger.signals import fit, knn
-from retrieval_tagger.signals.mentions import MentionMatcher
-from retrieval_tagger.tags import TagSet
+from retrieval_tagger.index.reader import Modality
+from retrieval_tagger.signals import fit, registry
+from retrieval_tagger.signals.base import IndexView
+from retrieval_tagger.tags import TagSet, tag_groups
 
 log = logging.getLogger("rtag")
 
@@ -89,85 +90,85 @@ def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, ba
     return encoded
 
 
-def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagSet, tag_vectors: np.ndarray) -> dict:
-    """Fit the fusion by leave-one-out on a sample of tagged products (see candidates/fit.py)."""
+def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagSet, vocab_vectors: dict) -> dict:
+    """The fusion settings (JSON) of every signal the new index has, fitted by leave-one-out
+    on a sample of its tagged products (see signals/fit.py)."""
+    view = IndexView(vocab, product_tags, {name: Modality(index, encoded.rows[name]) for name, index in indexes.items()}, vocab_vectors)
     tagged = np.flatnonzero(np.diff(product_tags.indptr) > 0)
     if len(tagged) < fit.MIN_FIT_PRODUCTS:
-        return {**fit.DEFAULT_FUSION, "fit": {"sample": 0, "reason": f"fewer than {fit.MIN_FIT_PRODUCTS} tagged products"}}
+        return registry.default_fusion(reason=f"fewer than {fit.MIN_FIT_PRODUCTS} tagged products").to_json()
     # the sample's (products x tags) score matrices bound its size for large vocabularies
     size = min(fit.MAX_SAMPLE, len(tagged), max(200, int(2e7 // max(len(vocab), 1))))
-    keys = np.asarray([hashlib.sha1(encoded.products[i].id.encode()).digest()[:8] for i in tagged])
-    sample = np.sort(tagged[np.argsort(keys, kind="stable")[:size]])
-    k_max = max(fit.GRID_K)
-    neighbours = {}
-    name_sims = None
-    text_present = np.zeros(len(sample), dtype=bool)
-    for name, index in indexes.items():
-        vec_of = {int(r): j for j, r in enumerate(encoded.rows[name])}
-        at = np.asarray([vec_of.get(int(r), -1) for r in sample])
-        present = at >= 0
-        queries = encoded.vectors[name][np.maximum(at, 0)]
-        sims, rows = knn.nearest(index, encoded.rows[name], queries, k_max, self_rows=sample)
-        rows[~present] = -1
-        neighbours[name] = fit.Neighbours(sims, rows, present)
-        if name == "text":
-            text_present = present
-            name_sims = np.where(present[:, None], queries @ tag_vectors.T, 0.0).astype(np.float32)
-    truth = product_tags[sample].toarray() > 0
-    mentioned = MentionMatcher(vocab).scores([encoded.products[i].text for i in sample])
-    has_text = np.asarray([bool(encoded.products[i].text) for i in sample])
-    return fit.fit_fusion(neighbours, name_sims, text_present, product_tags, vocab, truth, {"mentions": (mentioned, has_text)})
+    sample = tagged[artifacts.hash_sample([encoded.products[i].id for i in tagged], size)]
+    vectors, has = {}, {}
+    for name, rows in encoded.rows.items():
+        vector_of = np.full(len(encoded.products), -1, dtype=np.int64)
+        vector_of[rows] = np.arange(len(rows))
+        at = vector_of[sample]
+        has[name], vectors[name] = at >= 0, encoded.vectors[name][np.maximum(at, 0)]
+    texts = [encoded.products[i].text for i in sample]
+    has["words"] = np.asarray([bool(text) for text in texts])
+    fit_sample = fit.FitSample(sample, vectors, has, texts, product_tags[sample].toarray() > 0, tag_groups(vocab))
+    return fit.fit_fusion(registry.available(view), view, fit_sample).to_json()
+
+
+@dataclass
+class BuildOptions:
+    """How :func:`build_index` builds an index (every field optional)."""
+
+    text_model: str | None = None  # encoder spec [default: minilm]
+    image_model: str | None = None  # encoder spec, a model folder, or "none" [default: rtag-lite]
+    index_type: str = "auto"  # store.INDEX_TYPES
+    force: bool = False  # replace an existing index
+    device: str | None = None  # cpu or cuda [default: cuda when available]
+    image_batch: int | None = None  # images per encoder batch [default: suited to the device, encoders/image.py]
+    progress: bool | None = None  # progress bars (see progress.py)
+    # first train an aligned image model on the catalog, starting from image_model, kept
+    # inside the index folder (image_model/)
+    align: AlignOptions | None = None
+    text_backend: str | None = None  # how the models run (encoders/registry.py) [default: auto]
+    image_backend: str | None = None
 
 
 def build_index(
     catalog_path: str | Path,
     output: str | Path,
     spec: CatalogSpec | None = None,
-    text_model: str | None = None,
-    image_model: str | None = None,
-    index_type: str = "auto",
-    force: bool = False,
-    device: str | None = None,
-    batch_size: int | None = None,
-    progress: bool | None = None,
+    options: BuildOptions | None = None,
     encoders: tuple | None = None,
-    align=None,
-    text_backend: str | None = None,
-    image_backend: str | None = None,
 ) -> dict:
     """Build an index folder from a tagged catalog and return its manifest.
 
     ``output`` is an index name (under ``indexes/``) or a folder. An existing index is
-    replaced only with ``force``; the new one is built in a temporary folder beside it and
-    renamed into place, so an interrupted build leaves the old index intact.
-    ``encoders`` may pass already-loaded ``(text, image)`` encoders. ``batch_size`` (images
-    per batch) defaults to what suits the device (see encoders/image.py). ``align`` (an
-    ``AlignOptions``) first trains an aligned image model on the catalog, starting from
-    ``image_model``, and keeps it inside the index folder (``image_model/``).
-    ``text_backend`` and ``image_backend`` pick how the models run (encoders/registry.py, ``auto``).
+    replaced only with ``options.force``; the new one is built in a temporary folder
+    beside it and renamed into place, so an interrupted build leaves the old index intact.
+    ``encoders`` may pass already-loaded ``(text, image)`` encoders.
     """
+    opts = options or BuildOptions()
+    force, device, index_type, image_model = opts.force, opts.device, opts.index_type, opts.image_model
     out = location.resolve(output)
     if out.exists() and not force:
         raise IndexExistsError(f"an index already exists at {out}: pass --force to replace it")
-    if out.exists() and not (out / manifest.MANIFEST).is_file():
-        raise IndexExistsError(f"{out} exists and is not an rtag index (no {manifest.MANIFEST}): refusing to replace it; choose another --name")
+    if out.exists() and not (out / artifacts.MANIFEST).is_file():
+        raise IndexExistsError(f"{out} exists and is not an rtag index (no {artifacts.MANIFEST}): refusing to replace it; choose another --name")
     spec = spec or CatalogSpec()
     store.choose_type(0, index_type)  # validate before any slow work
-    text_backend_of(text_backend, device)
-    image_backend_of(image_backend, device)
+    resolved = pick_device(device)  # once, handed to the encoders and the stores
+    text_backend_of(opts.text_backend, resolved)
+    image_backend_of(opts.image_backend, resolved)
     catalog_path = Path(catalog_path)
     started = time.perf_counter()
     products, report = read_catalog(catalog_path, spec)
     if not products:
         raise CatalogError(f"{catalog_path} has no usable products ({report.summary()})")
     aligned = None
-    if align is not None:
-        aligned = _train_alignment(catalog_path, spec, out, image_model, align, device, batch_size, progress)
+    if opts.align is not None:
+        aligned = _train_alignment(catalog_path, spec, out, image_model, opts.align, device, opts.image_batch, opts.progress)
         image_model = str(aligned)
-    text_enc, image_enc = encoders or (load_text_encoder(text_model, device, text_backend), load_image_encoder(image_model, device, image_backend))
+    text_enc, image_enc = encoders or (load_text_encoder(opts.text_model, resolved, opts.text_backend), load_image_encoder(image_model, resolved, opts.image_backend))
     if aligned is not None:
         image_enc.spec = location.INDEX_MODEL_SPEC
-    encoded = _encode_catalog(products, report, spec, text_enc, image_enc, batch_size, progress)
+    encoded = _encode_catalog(products, report, spec, text_enc, image_enc, opts.image_batch, opts.progress)
     products, timings = encoded.products, encoded.timings
 
     vocab = TagSet.from_tag_lists([p.tags for p in products])
@@ -177,25 +178,20 @@ def build_index(
     if image_enc is not None:
         vocab_vectors["image"] = image_enc.encode(vocab.display_texts(), progress=False)
 
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    existing = "replace" if force else IndexExistsError(f"an index appeared at {out} during the build: pass --force to replace it")
+    with artifacts.write_folder(out, existing) as tmp:
         t = time.perf_counter()
         stores, indexes = {}, {}
         for name, vectors in encoded.vectors.items():
-            kind = store.choose_type(len(vectors), index_type, pick_device(device))
+            kind = store.choose_type(len(vectors), index_type, resolved)
             index, params = store.build(vectors, kind)
             store.save(index, tmp / f"{name}.faiss")
-            indexes[name] = store.searcher(index, params)
+            indexes[name] = store.searcher(index, params, resolved)
             np.save(tmp / f"{name}_rows.npy", encoded.rows[name].astype(np.int64))
             stores[name] = {**params, "vectors": int(len(vectors)), "file": f"{name}.faiss", "rows": f"{name}_rows.npy"}
         timings["index_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        fusion = _fit(encoded, indexes, product_tags, vocab, vocab_vectors["text"])
+        fusion = _fit(encoded, indexes, product_tags, vocab, vocab_vectors)
         timings["fit_s"] = time.perf_counter() - t
         (tmp / "ids.json").write_text(json.dumps([p.id for p in products], ensure_ascii=False), encoding="utf-8")
         np.save(tmp / "tags_indptr.npy", indptr)
@@ -208,7 +204,7 @@ def build_index(
         timings["total_s"] = time.perf_counter() - started
         result = manifest.new_manifest(
             encoders=encoders_section,
-            catalog={"path": str(catalog_path.resolve()), "sha256": manifest.sha256_file(catalog_path), "columns": spec.describe()},
+            catalog={"path": str(catalog_path.resolve()), "sha256": artifacts.sha256_file(catalog_path), "columns": spec.describe()},
             counts={
                 "products": len(products),
                 "with_text": int(len(encoded.rows["text"])),
@@ -221,17 +217,12 @@ def build_index(
             vocabulary=vocab.to_json(),
             vocab_spaces=sorted(vocab_vectors),
             fusion=fusion,
-            build={"index_type": index_type, "batch_size": batch_size or "auto", "device": device or "auto", "timings": timings},
+            build={"index_type": index_type, "batch_size": opts.image_batch or "auto", "device": device or "auto", "timings": timings},
         )
-        manifest.record_files(result, tmp)
-        if aligned is not None:
+        if aligned is not None:  # its own manifest covers it: the index lists its top-level files
             shutil.move(str(aligned), str(tmp / location.INDEX_MODEL_DIR))
-        manifest.write_manifest(tmp, result)
-        _swap_into_place(tmp, out, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    log.info("catalog %s: %s", catalog_path.name, report.summary())
+        artifacts.write_manifest(tmp, result)
+    log.debug("catalog %s: %s", catalog_path.name, report.summary())  # `rtag index` prints it itself
     return result
 
 
@@ -245,23 +236,7 @@ def _train_alignment(catalog_path: Path, spec: CatalogSpec, out: Path, base: str
 
     if base == "none":
         raise AlignError("--align trains an image model: drop --image-model none, or drop --align")
-    base = base or "rtag-lite"
+    base = base or BASE
     align(catalog_path, folder, spec, base, options, force=True, device=device, batch_size=batch_size, progress=progress)
     return folder
 
-
-def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
-    """Rename the finished build over ``out``; the old index is removed only afterwards."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    if not force:
-        raise IndexExistsError(f"an index appeared at {out} during the build: pass --force to replace it")
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

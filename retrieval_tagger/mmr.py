@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval_tagger import tag_defaults
 from retrieval_tagger.cooccurrence import Cooccurrence
 from retrieval_tagger.signals.fuse import choices
 from retrieval_tagger.tags import TagSet
 
 EMBEDDING_SHARE = 0.5  # tag-tag similarity: half name-embedding cosine, half co-occurrence
-# lambda used when none is given. Measured by leave-one-out on the fashion catalog's held-out
-# queries (benchmarks/README.md): 0.9 makes the first five tags 19% less alike (intra-list
-# similarity 0.287 -> 0.231) for 0.3 points of P@5 and no change in facet accuracy; 0.8
-# costs 0.7 points. The first tag is always the likeliest, so P@1 never changes.
-DEFAULT_LAMBDA = 0.9
+DEFAULT_LAMBDA = tag_defaults.DIVERSITY  # lambda used when none is given (measured: see tag_defaults)
 POOL = 3  # MMR chooses top_n tags among the best 3 x top_n (at least 30) free tags and facet values
 
 

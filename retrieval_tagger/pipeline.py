@@ -6,33 +6,33 @@ CLI mirrors.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
-from retrieval_tagger import mmr
+from retrieval_tagger import mmr, tag_defaults
 from retrieval_tagger.catalog import Product, clean_text
 from retrieval_tagger.cooccurrence import Cooccurrence
-from retrieval_tagger.encoders.base import pick_device, show_progress
+from retrieval_tagger.encoders.base import pick_device
 from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.errors import EncoderMismatchError, RtagError
 from retrieval_tagger.index import location
 from retrieval_tagger.index.reader import OpenIndex, check_encoder, open_index
-from retrieval_tagger.queries import encode_chunks
+from retrieval_tagger.progress import progress_bar
+from retrieval_tagger.queries import Queries, encode_chunks
 from retrieval_tagger.rerank import model as rerank_model
-from retrieval_tagger.signals import fuse
-from retrieval_tagger.signals.compute import SIGNALS, Queries, Signals, signals_of
+from retrieval_tagger.signals import fuse, registry
+from retrieval_tagger.signals.compute import Signals, prepare
 from retrieval_tagger.signals.compute import compute as compute_signals
-from retrieval_tagger.signals.fit import DEFAULT_FUSION
-from retrieval_tagger.signals.mentions import MentionMatcher
+from retrieval_tagger.signals.registry import fusion_of, inputs_of, signals_of
+from retrieval_tagger.signals.settings import FusionSettings, FusionWeights
 from retrieval_tagger.vocab import bridge as title_bridge
 from retrieval_tagger.vocab import stored as stored_vocabs
 from retrieval_tagger.vocab import tagging as vocab_tagging
 
-# Fused scores are vote shares; below 5% a tag is noise (every tag gets some zero-shot mass).
-DEFAULT_MIN_SCORE = 0.05
+DEFAULT_MIN_SCORE = tag_defaults.MIN_SCORE  # fused scores are vote shares: below 5% a tag is noise
 
 
 @dataclass
@@ -41,14 +41,15 @@ class TagOptions:
 
     ``k``, ``temperature`` and ``weights`` default to what the index fitted on its own
     catalog (manifest ``fusion``); setting them overrides that for every facet.
-    ``k`` and ``temperature`` apply to the kNN signals (text, image, colour); the
-    zero-shot ``names`` signal keeps its fitted temperature.
+    ``k`` and ``temperature`` apply to the signals that name them in ``Signal.options``
+    (the kNN signals text, image, colour); the zero-shot ``names`` signal keeps its
+    fitted temperature. ``weights`` are named among the registered signals.
     """
 
     k: int | None = None
     temperature: float | None = None
     weights: dict | None = None
-    top_n: int = 10
+    top_n: int = tag_defaults.TOP_N
     min_score: float = DEFAULT_MIN_SCORE
     exclusive: bool = True
     exclude_self: bool = False
@@ -78,9 +79,10 @@ class TagOptions:
         if opts.top_n < 1:
             raise RtagError(f"top_n must be at least 1, got {opts.top_n}")
         if opts.weights is not None:
-            bad = sorted(set(opts.weights) - set(SIGNALS))
+            valid = registry.names()
+            bad = sorted(set(opts.weights) - set(valid))
             if bad or any(w < 0 for w in opts.weights.values()) or not any(opts.weights.values()):
-                raise RtagError(f"weights must be non-negative, not all zero, and named among {', '.join(SIGNALS)}; got {opts.weights}")
+                raise RtagError(f"weights must be non-negative, not all zero, and named among {', '.join(valid)}; got {opts.weights}")
         if opts.mode not in ("auto", "knn", "zeroshot"):
             raise RtagError(f"mode must be auto, knn or zeroshot, got {opts.mode!r}")
         if opts.depth is not None and opts.depth < 1:
@@ -95,17 +97,15 @@ class TagOptions:
                 raise RtagError(f"vocab_weights takes non-negative weights named among {', '.join(VOCAB_SPACES)}, got {opts.vocab_weights}")
         return opts
 
-    def fusion(self, fitted: dict) -> dict:
+    def fusion(self, fitted: FusionSettings) -> FusionSettings:
         """The index's fitted fusion with these options applied on top."""
-        knn_params = {}
-        for name, params in fitted["knn"].items():
-            knn_params[name] = {
-                "k": self.k if self.k is not None else params["k"],
-                "temperature": self.temperature if self.temperature is not None else params["temperature"],
-            }
-        weights = fitted["weights"] if self.weights is None else {"default": dict(self.weights), "facets": {}}
-        names = fitted.get("names") or DEFAULT_FUSION["names"]
-        return {"knn": knn_params, "names": names, "weights": weights}
+        params = {name: dict(p) for name, p in fitted.params.items()}
+        for signal in registry.signals():
+            overrides = {key: getattr(self, key) for key in signal.options if getattr(self, key) is not None}
+            if overrides:
+                params[signal.name] = {**signal.params_in(fitted), **overrides}
+        weights = fitted.weights if self.weights is None else FusionWeights(dict(self.weights))
+        return replace(fitted, params=params, weights=weights)
 
 
 @dataclass
@@ -142,11 +142,14 @@ def canonical_spec(spec: str) -> str:
     return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
 
 
-def _load_index_image_encoder(opened: OpenIndex, spec: str, device: str | None, backend: str | None = None):
-    """The image encoder an index names; ``@index/...`` is a model folder inside the index."""
+def _load_index_image_encoder(opened: OpenIndex, device: str, backend: str | None = None):
+    """The image encoder an index names (from a cached ONNX export of its weights when
+    there is one); ``@index/...`` is a model folder inside the index."""
+    recorded = opened.manifest["encoders"]["image"]
+    spec = recorded["spec"]
     if spec != location.INDEX_MODEL_SPEC:
-        return load_image_encoder(spec, device, backend)
-    encoder = load_image_encoder(str(opened.folder / spec.split("/", 1)[1]), device, backend)
+        return load_image_encoder(spec, device, backend, recorded)
+    encoder = load_image_encoder(str(opened.folder / spec.split("/", 1)[1]), device, backend, recorded)
     encoder.spec = spec
     return encoder
 
@@ -158,9 +161,9 @@ class Tagger:
         self.index = index
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder if "image" in index.modalities else None
-        self.fusion = index.manifest.get("fusion") or DEFAULT_FUSION
+        self.fusion = fusion_of(index.manifest)
         self.signals = signals_of(index)
-        self.mentions = MentionMatcher(index.vocab)
+        self.prepared = prepare(index)  # each signal's per-index state (compute.prepare)
         # the index's trained reranker (rtag train-reranker), unless asked to leave it unread
         self.reranker = rerank_model.load(index) if rerank else None
         self._tag_similarity = None
@@ -176,8 +179,9 @@ class Tagger:
         local copy); they must be the same models that built the index. ``text_backend`` and
         ``image_backend`` pick how the models run (encoders/registry.py; ``auto`` by default).
         """
+        device = pick_device(device)  # resolved once, handed to the stores and the encoders
         # exact stores are searched where the encoders run: --device cpu keeps them off a GPU
-        opened = open_index(index, verify=verify, use_gpu=pick_device(device) != "cpu")
+        opened = open_index(index, verify=verify, device=device)
         recorded = opened.manifest["encoders"]
         for role, requested in (("text", text_model), ("image", image_model)):
             if requested and role in recorded and canonical_spec(requested) != canonical_spec(recorded[role]["spec"]):
@@ -185,8 +189,8 @@ class Tagger:
                     f"index {opened.folder} was built with {role} model {recorded[role]['spec']!r}, not {requested!r}: "
                     "query with the same model or rebuild the index"
                 )
-        text_enc = load_text_encoder(recorded["text"]["spec"], device, text_backend)
-        image_enc = _load_index_image_encoder(opened, recorded["image"]["spec"], device, image_backend) if "image" in recorded else None
+        text_enc = load_text_encoder(recorded["text"]["spec"], device, text_backend, recorded["text"])
+        image_enc = _load_index_image_encoder(opened, device, image_backend) if "image" in recorded else None
         check_encoder(opened, "text", text_enc)
         check_encoder(opened, "image", image_enc)
         return cls(opened, text_enc, image_enc, rerank)
@@ -205,13 +209,13 @@ class Tagger:
         wanted = set(self.signals) if every else set(weights) | (set(reranker.signals) if reranker else set())
         return wanted, weights
 
-    def _signal_chunks(self, items: list[Product], opts: TagOptions, fusion: dict, weights: dict, every: bool = False) -> Iterator[tuple[list[Product], Signals, np.ndarray, Queries, list[str | None]]]:
+    def _signal_chunks(self, items: list[Product], opts: TagOptions, fusion: FusionSettings, weights: dict, every: bool = False) -> Iterator[tuple[list[Product], Signals, np.ndarray, Queries, list[str | None]]]:
         """Per chunk of ``items``: the chunk, its signals, their fusion, its encoded queries
         and warnings."""
         wanted, weights = self._wanted(opts, weights, every)
         similarities = every or (self.reranker is not None and opts.rerank)
-        for chunk, queries, warnings in encode_chunks(self.index, self.text_encoder, self.image_encoder, items, self._chunk_size(opts), wanted, opts.exclude_self):
-            found = compute_signals(self.index, queries, wanted, fusion, self.mentions, similarities=similarities)
+        for chunk, queries, warnings in encode_chunks(self.index, self.text_encoder, self.image_encoder, items, self._chunk_size(opts), inputs_of(wanted), opts.exclude_self):
+            found = compute_signals(self.index, queries, wanted, fusion, self.prepared, similarities=similarities)
             yield chunk, found, found.fused(weights), queries, warnings
 
     def batch_signals(self, products: Iterable[Product | dict], every: bool = True, **options) -> Iterator[tuple[list[Product], Signals, np.ndarray, np.ndarray | None]]:
@@ -221,7 +225,7 @@ class Tagger:
         opts = TagOptions.from_kwargs(**options)
         items = [as_product(p) for p in products]
         fusion = opts.fusion(self.fusion)
-        weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
+        weights = fuse.column_weights(fusion.weights, self.index.vocab, self.signals)
         for chunk, found, fused, queries, _ in self._signal_chunks(items, opts, fusion, weights, every):
             yield chunk, found, fused, queries.self_rows
 
@@ -232,23 +236,17 @@ class Tagger:
         if opts.weights is not None and not any(opts.weights.get(name, 0) > 0 for name in self.signals):
             raise RtagError(f"weights {opts.weights} give no weight to a signal this index has: {', '.join(self.signals)}")
         fusion = opts.fusion(self.fusion)
-        weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
+        weights = fuse.column_weights(fusion.weights, self.index.vocab, self.signals)
         chunks, signal, warnings = [], [], []
-        bar = None
-        if show_progress(len(items), opts.progress) and len(items) > self._chunk_size(opts):
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(items), desc="tagging", unit="product")
-        for chunk, found, fused, queries, warn in self._signal_chunks(items, opts, fusion, weights):
-            if self.reranker is not None and opts.rerank and len(chunk):
-                fused = self.reranker.score(found, fused, queries.self_rows)
-            chunks.append(fused)
-            signal.append(found.any_signal(len(chunk)))
-            warnings.extend(warn)
-            if bar is not None:
+        # one chunk is one step: a bar only for jobs of several
+        with progress_bar(len(items), "tagging", "product", opts.progress if len(items) > self._chunk_size(opts) else False) as bar:
+            for chunk, found, fused, queries, warn in self._signal_chunks(items, opts, fusion, weights):
+                if self.reranker is not None and opts.rerank and len(chunk):
+                    fused = self.reranker.score(found, fused, queries.self_rows)
+                chunks.append(fused)
+                signal.append(found.any_signal(len(chunk)))
+                warnings.extend(warn)
                 bar.update(len(chunk))
-        if bar is not None:
-            bar.close()
         if not chunks:
             return np.zeros((0, len(self.index.vocab)), np.float32), np.zeros(0, bool), items, []
         return np.concatenate(chunks), np.concatenate(signal), items, warnings
@@ -294,11 +292,12 @@ class Tagger:
     def _vocab_scores(self, items: list[Product], opts: TagOptions, run):
         vocab_tagging.check_mode(opts.mode, run)
         fusion = opts.fusion(self.fusion)
-        weights = fuse.column_weights(fusion["weights"], self.index.vocab, self.signals)
+        weights = fuse.column_weights(fusion.weights, self.index.vocab, self.signals)
         votes = vocab_tagging.wanted_votes(self.index, run, opts.mode, weights)
         chunks, signal, warnings = [], [], []
-        for _, queries, warn in encode_chunks(self.index, self.text_encoder, self.image_encoder, items, self._chunk_size(opts, len(run.view)), {"text", "image", "colour"} | votes, opts.exclude_self):
-            scores, present = vocab_tagging.score_chunk(self.index, self.mentions, queries, opts, run, opts.mode, fusion, weights, votes)
+        inputs = {"text", "image", "colour"} | inputs_of(votes)  # the zero-shot spaces read all three vectors
+        for _, queries, warn in encode_chunks(self.index, self.text_encoder, self.image_encoder, items, self._chunk_size(opts, len(run.view)), inputs, opts.exclude_self):
+            scores, present = vocab_tagging.score_chunk(self.index, self.prepared, queries, opts, run, opts.mode, fusion, weights, votes)
             chunks.append(scores)
             signal.append(present)
             warnings.extend(warn)

@@ -2,8 +2,9 @@
 tagging, chunk by chunk) or from the catalog's own stored vectors (:class:`CatalogQueries`).
 
 One call encodes its chunks in order. The images of the whole call are decoded by one
-set of worker processes (``ClipImageEncoder.encoded_batches``), which start once and
-decode ahead while chunks are scored, instead of starting again for every chunk. With
+set of workers (the image encoder's ``encoded_batches``: torch DataLoader processes, or
+threads on the torch-free ONNX path), which start once and decode ahead while chunks are
+scored, instead of starting again for every chunk. With
 an encoder on a GPU, a background thread encodes the next chunk while the caller scores
 the current one: the GPU, the tokeniser and the decoding workers then keep going while
 numpy and scipy count the votes (the heavy parts of each release the GIL). On a CPU the
@@ -107,8 +108,9 @@ def encode_chunks(index, text_encoder, image_encoder, items: list[Product], size
                   exclude_self: bool) -> Iterator[tuple[list[Product], Queries, list[str | None]]]:
     """``(chunk, its queries, its warnings)`` for each run of ``size`` products of ``items``.
 
-    Only the encoders that the ``wanted`` signals need are run; with ``exclude_self`` a
-    product whose id is in ``index`` is left out of its own neighbours.
+    Only the encoders of the ``wanted`` inputs (text, image, colour: see
+    signals.registry.inputs_of) are run; with ``exclude_self`` a product whose id is in
+    ``index`` is left out of its own neighbours.
     """
     images = None
     encoder = image_encoder
@@ -136,7 +138,7 @@ def encode_chunk(text_encoder, products: list[Product], wanted: set[str], id_row
     text_at = np.asarray([i for i, p in enumerate(products) if has_text(p)], dtype=np.int64)
     texts = [products[i].text for i in text_at]
     text_vectors = None
-    if len(text_at) and {"text", "names"} & wanted:
+    if len(text_at) and "text" in wanted:
         batch = text_batch_size(device_of(text_encoder))
         text_vectors = text_encoder.encode(texts, batch_size=batch, progress=False)
     queries = Queries(n, text_at, texts, text_vectors, np.zeros(0, dtype=np.int64), self_rows=self_rows)

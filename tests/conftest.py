@@ -118,20 +118,20 @@ def facet_spec():
 @pytest.fixture(scope="session")
 def text_index(tmp_path_factory, catalog_csv, facet_spec) -> Path:
     """A text-only index (hash:64, no image model). Treat as read-only: copy before changing."""
-    from retrieval_tagger.build import build_index
+    from retrieval_tagger.build import BuildOptions, build_index
 
     out = tmp_path_factory.mktemp("indexes") / "text"
-    build_index(catalog_csv, out, facet_spec, text_model=TEXT_SPEC, image_model="none")
+    build_index(catalog_csv, out, facet_spec, BuildOptions(text_model=TEXT_SPEC, image_model="none"))
     return out
 
 
 @pytest.fixture(scope="session")
 def both_index(tmp_path_factory, catalog_csv, facet_spec) -> Path:
     """A text + image index (hash:64, rtag-tiny:random). Treat as read-only."""
-    from retrieval_tagger.build import build_index
+    from retrieval_tagger.build import BuildOptions, build_index
 
     out = tmp_path_factory.mktemp("indexes") / "both"
-    build_index(catalog_csv, out, facet_spec, text_model=TEXT_SPEC, image_model=IMAGE_SPEC)
+    build_index(catalog_csv, out, facet_spec, BuildOptions(text_model=TEXT_SPEC, image_model=IMAGE_SPEC))
     return out
 
 

@@ -12,13 +12,13 @@ import pytest
 import torch
 from shapes import SHAPE_COLOURS, SHAPES, draw_shape, write_shapes_catalog
 
+from retrieval_tagger import artifacts
 from retrieval_tagger.align import checkpoint
 from retrieval_tagger.align.pairs import read_pairs
 from retrieval_tagger.align.recall import retrieval_recall
 from retrieval_tagger.align.towers import ImageTower, TextTower
 from retrieval_tagger.align.train import AlignOptions, align
 from retrieval_tagger.catalog import CatalogSpec
-from retrieval_tagger.encoders import model_dir
 from retrieval_tagger.encoders.registry import build_clip_model, load_image_encoder
 from retrieval_tagger.errors import AlignError, ModelFolderError
 
@@ -170,7 +170,7 @@ def test_corrupted_weights_are_refused(trained, tmp_path):
     data = bytearray(weights.read_bytes())
     data[-10] ^= 0xFF
     weights.write_bytes(bytes(data))
-    with pytest.raises(ModelFolderError, match="does not match its manifest"):
+    with pytest.raises(ModelFolderError, match="open_clip_model.safetensors does not match its sha256"):
         load_image_encoder(str(out))
 
 
@@ -180,7 +180,7 @@ def test_weights_that_do_not_fit_the_config_are_refused(trained, tmp_path):
     config["model_cfg"]["embed_dim"] = 16
     (out / "open_clip_config.json").write_text(json.dumps(config))
     manifest = json.loads((out / "manifest.json").read_text())
-    manifest["files"] = model_dir._record(out)
+    manifest["files"] = artifacts.record_files(out, recursive=True)
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelFolderError, match="cannot build|do not fit"):
         load_image_encoder(str(out))
@@ -189,7 +189,7 @@ def test_weights_that_do_not_fit_the_config_are_refused(trained, tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda out: (out / "manifest.json").unlink(), "not an aligned model folder"),
     (lambda out: (out / "manifest.json").write_text("{oops"), "corrupt"),
-    (lambda out: (out / "colour_head.safetensors").unlink(), "missing colour_head"),
+    (lambda out: (out / "colour_head.safetensors").unlink(), "colour_head.safetensors is missing"),
     (lambda out: (out / "manifest.json").write_text(json.dumps({"format": "rtag-aligned-model", "format_version": 99})), "format version 99"),
 ])
 def test_broken_model_folders_give_clear_errors(trained, tmp_path, change, message):
@@ -215,7 +215,7 @@ def test_align_refuses_to_overwrite_or_to_train_without_pairs(trained, shapes_cs
 
 
 def test_index_uses_an_aligned_model_folder_and_index_align_keeps_its_own(trained, tmp_path):
-    from retrieval_tagger.build import build_index
+    from retrieval_tagger.build import BuildOptions, build_index
     from retrieval_tagger.pipeline import Tagger
 
     rows = [{"id": f"p{i}", "title": f"{c} {s}", "image": str(Path(trained[1]["training"]["catalog"]).parent / "images" / f"{c}-{s}-{i % 4}.png"),
@@ -229,12 +229,12 @@ def test_index_uses_an_aligned_model_folder_and_index_align_keeps_its_own(traine
         writer.writerows(rows)
     spec = CatalogSpec(facet_cols=["colour", "shape"])
     relative = Path(trained[0]).relative_to(Path.cwd()) if Path(trained[0]).is_relative_to(Path.cwd()) else trained[0]
-    man = build_index(catalog, tmp_path / "with_folder", spec, text_model="hash:64", image_model=str(relative))
+    man = build_index(catalog, tmp_path / "with_folder", spec, BuildOptions(text_model="hash:64", image_model=str(relative)))
     assert man["encoders"]["image"]["spec"] == str(Path(trained[0]).resolve())
     Tagger.load(tmp_path / "with_folder", image_model=str(trained[0]))
 
-    man = build_index(catalog, tmp_path / "with_align", spec, text_model="hash:64", image_model=BASE,
-                      align=AlignOptions(**{**OPTS, "epochs": 2}))
+    man = build_index(catalog, tmp_path / "with_align", spec,
+                      BuildOptions(text_model="hash:64", image_model=BASE, align=AlignOptions(**{**OPTS, "epochs": 2})))
     assert man["encoders"]["image"]["spec"] == "@index/image_model"
     assert (tmp_path / "with_align" / "image_model" / "manifest.json").is_file()
     assert not (tmp_path / ".with_align.aligned-model").exists()

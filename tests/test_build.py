@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import COLUMNS, TEXT_SPEC, catalog_rows, write_catalog
 
-from retrieval_tagger.build import build_index
+from retrieval_tagger import artifacts
+from retrieval_tagger.build import BuildOptions, build_index
 from retrieval_tagger.catalog import CatalogSpec
 from retrieval_tagger.errors import CatalogError, IndexExistsError, RtagError
 from retrieval_tagger.index import manifest as manifest_mod
@@ -34,7 +35,7 @@ def test_index_folder_holds_a_complete_manifest(both_index, catalog_csv):
                              "tag_assignments": 30 * 4}
     assert man["encoders"]["text"]["spec"] == TEXT_SPEC and man["encoders"]["text"]["dim"] == 64
     assert man["encoders"]["image"] == {**man["encoders"]["image"], "spec": "rtag-tiny:random", "dim": 32, "image_size": 32}
-    assert man["catalog"]["sha256"] == manifest_mod.sha256_file(catalog_csv)
+    assert man["catalog"]["sha256"] == artifacts.sha256_file(catalog_csv)
     assert man["catalog"]["columns"]["facet_cols"] == ["colour", "article"]
     assert {s: v["type"] for s, v in man["stores"].items()} == {"text": "flat", "image": "flat", "colour": "flat"}
     assert man["vocab_spaces"] == ["image", "text"]
@@ -42,7 +43,7 @@ def test_index_folder_holds_a_complete_manifest(both_index, catalog_csv):
     on_disk = sorted(p.name for p in both_index.iterdir() if p.name != "manifest.json")
     assert sorted(man["files"]) == on_disk
     for name, info in man["files"].items():
-        assert info["sha256"] == manifest_mod.sha256_file(both_index / name)
+        assert info["sha256"] == artifacts.sha256_file(both_index / name)
     assert man["report"]["summary"] == "30 rows read, 30 kept, 0 skipped"
 
 
@@ -69,7 +70,7 @@ def test_bare_name_goes_under_the_index_home(catalog_csv, index_home, encoders):
 
 def test_build_refuses_an_unknown_index_type_before_reading(tmp_path):
     with pytest.raises(RtagError, match="unknown index type"):
-        build_index(tmp_path / "missing.csv", tmp_path / "idx", index_type="kd-tree")
+        build_index(tmp_path / "missing.csv", tmp_path / "idx", options=BuildOptions(index_type="kd-tree"))
 
 
 def test_catalog_without_usable_products_is_refused(tmp_path, encoders):
@@ -81,9 +82,32 @@ def test_catalog_without_usable_products_is_refused(tmp_path, encoders):
 
 @pytest.mark.parametrize("index_type", ["hnsw", "ivf"])
 def test_approximate_index_types_build_and_are_recorded(catalog_csv, tmp_path, index_type):
-    man = build_index(catalog_csv, tmp_path / "idx", SPEC, text_model=TEXT_SPEC, image_model="none", index_type=index_type)
-    assert man["stores"]["text"]["type"] == index_type
+    man = build_index(catalog_csv, tmp_path / "idx", SPEC, BuildOptions(text_model=TEXT_SPEC, image_model="none", index_type=index_type))
+    recorded = man["stores"]["text"]
+    assert recorded["type"] == index_type
+    assert recorded["factory"] == {"hnsw": "HNSW32,Flat", "ivf": "IVF1,Flat"}[index_type]  # 30 vectors train one list
+    assert recorded["search"] == store.TYPES[index_type].search
     assert man["build"]["index_type"] == index_type
+    opened = open_index(tmp_path / "idx")
+    assert store.search_parameters(opened.manifest["stores"]["text"]) == recorded["search"]
+
+
+def test_an_index_whose_manifest_predates_factory_strings_still_opens(both_index, tmp_path):
+    """Stores recorded as type + knobs (rtag before factory strings) open and search the same."""
+    copy = tmp_path / "old"
+    shutil.copytree(both_index, copy)
+    man = json.loads((copy / "manifest.json").read_text())
+    for entry in man["stores"].values():
+        for key in ("factory", "build", "search"):
+            entry.pop(key, None)
+    (copy / "manifest.json").write_text(json.dumps(man))
+    old, new = open_index(copy), open_index(both_index)
+    queries = np.eye(64, dtype=np.float32)[:5]
+    for name in new.modalities:
+        dim = new.modalities[name].index.d
+        q = np.ascontiguousarray(queries[:, :dim])
+        for got, expected in zip(store.search(old.modalities[name].index, q, 5), store.search(new.modalities[name].index, q, 5)):
+            np.testing.assert_array_equal(got, expected)
 
 
 # -- bad images ------------------------------------------------------------------------
@@ -153,7 +177,7 @@ def test_existing_index_is_not_replaced_without_force(old_index, encoders):
 
 def test_existing_index_is_replaced_with_force(old_index, encoders):
     out, full = old_index
-    man = build_index(full, out, SPEC, force=True, encoders=encoders)
+    man = build_index(full, out, SPEC, BuildOptions(force=True), encoders=encoders)
     assert man["counts"]["products"] == 30
     assert len(open_index(out).ids) == 30
     assert leftovers(out.parent) == []
@@ -173,7 +197,7 @@ def test_interrupted_build_leaves_the_old_index_and_no_temp_folders(old_index, e
 
     monkeypatch.setattr(store, "save", save_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        build_index(full, out, SPEC, force=True, encoders=encoders)
+        build_index(full, out, SPEC, BuildOptions(force=True), encoders=encoders)
 
     assert calls == ["text.faiss", "image.faiss"]  # it did get half-way
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -183,9 +207,7 @@ def test_interrupted_build_leaves_the_old_index_and_no_temp_folders(old_index, e
 
 def test_failure_while_swapping_restores_the_old_index(old_index, encoders, monkeypatch):
     out, full = old_index
-    import retrieval_tagger.build as build_mod
-
-    real_replace = build_mod.os.replace
+    real_replace = artifacts.os.replace
     calls = []
 
     def replace_failing_second(src, dst):
@@ -194,9 +216,9 @@ def test_failure_while_swapping_restores_the_old_index(old_index, encoders, monk
             raise OSError("disk full")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(build_mod.os, "replace", replace_failing_second)
+    monkeypatch.setattr(artifacts.os, "replace", replace_failing_second)
     with pytest.raises(OSError, match="disk full"):
-        build_index(full, out, SPEC, force=True, encoders=encoders)
+        build_index(full, out, SPEC, BuildOptions(force=True), encoders=encoders)
     monkeypatch.undo()
 
     assert len(open_index(out).ids) == 5
@@ -209,7 +231,7 @@ def test_force_does_not_delete_a_folder_that_is_not_an_index(tmp_path, catalog_c
     folder.mkdir()
     (folder / "thesis.txt").write_text("years of work")
     with pytest.raises(RtagError):
-        build_index(catalog_csv, folder, SPEC, force=True, encoders=encoders)
+        build_index(catalog_csv, folder, SPEC, BuildOptions(force=True), encoders=encoders)
     assert (folder / "thesis.txt").read_text() == "years of work"
 
 

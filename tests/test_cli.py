@@ -160,7 +160,7 @@ def test_info(cli_index):
     assert "counts: products 30, with_text 30, with_image 30, tags 19" in text
     assert "text encoder: hash:64 (64-d" in text
     assert "image encoder: rtag-tiny:random (32-d" in text
-    assert "text store: type=flat, vectors=30" in text
+    assert 'text store: flat (faiss "Flat"), 30 vectors\n' in text
     assert "top tags:" in text
 
     verified = ok("info", cli_index, "--verify").stdout
@@ -301,3 +301,65 @@ def test_help_is_fast_and_does_not_import_torch(tmp_path):
 def test_each_command_has_help(command):
     result = ok(command, "--help")
     assert "Usage:" in result.stdout
+
+
+# -- help shows the library's defaults; renamed options; logging ----------------------------
+
+
+def option_defaults(command: str) -> dict[str, str]:
+    """``--option -> default`` as ``rtag COMMAND --help`` prints them."""
+    import re
+
+    blocks, current = {}, None
+    for line in ok(command, "--help").stdout.splitlines():
+        start = re.match(r"\s{2}(-[-\w]+|-\w)", line)
+        if start:
+            current = start.group(1)
+            blocks[current] = ""
+        if current:
+            blocks[current] += " " + line.strip()
+    return {name: found.group(1) for name, text in blocks.items() if (found := re.search(r"\[default: ([^\]]+)\]", text))}
+
+
+def test_help_shows_the_library_defaults():
+    from retrieval_tagger import tag_defaults
+    from retrieval_tagger.align.options import BASE, IMAGE_BATCH, AlignOptions
+    from retrieval_tagger.pipeline import TagOptions
+
+    tag = option_defaults("tag")
+    assert tag["--top-n"] == str(TagOptions().top_n)
+    assert tag["--min-score"] == str(TagOptions().min_score)
+    assert tag["--diversity"] == f"{TagOptions().diversity}, measured"
+    assert option_defaults("eval")["--diversity"] == f"{tag_defaults.DIVERSITY}, measured"
+    align = option_defaults("align")
+    opts = AlignOptions()
+    expected = {"--epochs": opts.epochs, "--batch-size": opts.batch_size, "--lr": opts.lr, "--unlock-text-layers": opts.unlocked_text_layers,
+                "--image-head": opts.image_head, "--colour-lr": opts.colour_lr, "--val-fraction": opts.val_fraction,
+                "--patience": opts.patience, "--seed": opts.seed, "--image-batch": IMAGE_BATCH, "--base": BASE}
+    assert {name: align[name] for name in expected} == {name: str(value) for name, value in expected.items()}
+    assert option_defaults("index")["--id-col"] == "id"  # help text in brackets is printed, not eaten as markup
+
+
+def test_index_takes_image_batch_and_the_old_batch_size_with_a_warning(tmp_path):
+    help_text = ok("index", "--help").stdout
+    assert "--image-batch" in help_text and "--batch-size" not in help_text
+    path = write_catalog(tmp_path / "c.csv", catalog_rows()[:6], COLUMNS)
+    new = ok("index", path, "--name", tmp_path / "new", "--facet-cols", "colour", "--image-batch", "4", *FAST)
+    assert "deprecated" not in new.stderr and "--image-batch" not in new.stderr
+    old = ok("index", path, "--name", tmp_path / "old", "--facet-cols", "colour", "--batch-size", "4", *FAST)
+    assert "`rtag index --batch-size` is now --image-batch" in old.stderr
+    for name in ("new", "old"):
+        assert json.loads((tmp_path / name / "manifest.json").read_text())["build"]["batch_size"] == 4
+
+
+@pytest.mark.parametrize("verbose, expected", [
+    (False, ["rtag: a note"]),
+    (True, ["rtag: a note", "rtag: some detail", "rtag: another library's note"]),
+])
+def test_library_notes_show_by_default_and_detail_with_verbose(verbose, expected):
+    probe = ("import logging; from retrieval_tagger.cli.main import configure_logging; "
+             f"configure_logging({verbose}); logging.getLogger('rtag.align').info('a note'); "
+             "logging.getLogger('rtag').debug('some detail'); logging.getLogger('other').info(\"another library's note\")")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == expected

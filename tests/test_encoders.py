@@ -1,15 +1,26 @@
-"""The fast test encoders themselves: hash:DIM and the tiny open_clip model."""
+"""The fast test encoders themselves (hash:DIM and the tiny open_clip model), the table of
+spec forms, and the device resolved without torch where no GPU can be."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from conftest import IMAGE_SPEC, write_square
 from PIL import Image
 
+from retrieval_tagger.encoders import base
 from retrieval_tagger.encoders.base import l2_normalise, show_progress
-from retrieval_tagger.encoders.image import load_rgb, pad_square
-from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
+from retrieval_tagger.encoders.pixels import load_rgb, pad_square
+from retrieval_tagger.encoders.registry import (
+    load_image_encoder,
+    load_text_encoder,
+    spec_form,
+)
+from retrieval_tagger.errors import EncoderError
 
 
 def load_square(path, size):
@@ -116,3 +127,48 @@ def test_tiny_text_tower(tiny):
     np.testing.assert_allclose(vectors[0], vectors[2], atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert tiny.encode([]).shape == (0, 32)
+
+
+@pytest.mark.parametrize("spec, form", [
+    ("hash:64", "hash:DIM"), ("minilm", "minilm"), ("sentence-transformers/all-MiniLM-L6-v2", "minilm"),
+    ("sentence-transformers/all-mpnet-base-v2", "NAME"), ("intfloat/e5-small-v2", "NAME"),
+])
+def test_text_specs_find_their_form(spec, form):
+    assert spec_form(spec, "text").form == form
+
+
+@pytest.mark.parametrize("spec, form", [
+    ("none", "none"), ("rtag-lite", "rtag-lite"), ("rtag-lite@160", "rtag-lite@SIZE"), ("rtag-tiny:random", "ARCH:random"),
+    ("ViT-B-32:laion2b_s34b_b79k", "ARCH:TAG"), ("ViT-B-32:/models/ckpt.pt", "ARCH:/path/to/ckpt.pt"), ("ViT-B-32:ckpt.bin", "ARCH:/path/to/ckpt.pt"),
+])
+def test_image_specs_find_their_form(spec, form):
+    assert spec_form(spec, "image").form == form
+
+
+def test_model_folders_are_specs_of_both_kinds(tmp_path):
+    assert spec_form(str(tmp_path), "text").form == "FOLDER"
+    assert spec_form(str(tmp_path), "image").form == "MODEL_DIR"
+
+
+def test_unknown_specs_are_refused_with_the_valid_forms():
+    with pytest.raises(EncoderError, match="unknown text spec 'no such:model': write one of these forms: hash:DIM .*minilm .*FOLDER .*NAME"):
+        load_text_encoder("no such:model")
+    with pytest.raises(EncoderError, match="unknown image spec 'vit': write one of these forms: none .*MODEL_DIR .*rtag-lite .*ARCH:TAG"):
+        load_image_encoder("vit")
+
+
+def test_device_is_resolved_without_torch_where_no_gpu_can_be(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not base.gpu_possible()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert not base.gpu_possible()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setattr(base.sys, "platform", "linux")
+    monkeypatch.setattr(base.os.path, "exists", lambda path: path == "/proc/driver/nvidia")
+    assert base.gpu_possible()
+    monkeypatch.setattr(base.os.path, "exists", lambda path: False)
+    assert not base.gpu_possible()
+    assert base.pick_device("cuda:1") == "cuda:1"
+    probe = "import sys; from retrieval_tagger.encoders.base import pick_device; print(pick_device(), 'torch' in sys.modules)"
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout.split() == ["cpu", "False"]

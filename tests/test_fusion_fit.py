@@ -15,24 +15,19 @@ from scipy import sparse
 from retrieval_tagger.build import build_index
 from retrieval_tagger.catalog import CatalogSpec
 from retrieval_tagger.pipeline import Tagger
-from retrieval_tagger.signals import fit, knn
+from retrieval_tagger.signals import fit, knn, registry
 from retrieval_tagger.signals.fit import (
-    DEFAULT_FUSION,
-    FIT_VERSION,
-    GRID_K,
-    GRID_NAMES_T,
-    GRID_T,
     MIN_FIT_PRODUCTS,
     MIN_GROUP_SAMPLES,
-    Neighbours,
-    fit_knn,
-    fit_names,
     fit_weights,
     group_hits,
     micro_accuracy,
     simplex,
 )
-from retrieval_tagger.signals.names import group_softmax
+from retrieval_tagger.signals.knn import GRID_K, GRID_T, fit_knn
+from retrieval_tagger.signals.names import GRID_T as GRID_NAMES_T
+from retrieval_tagger.signals.names import fit_names, group_softmax
+from retrieval_tagger.signals.settings import VERSION, FusionSettings
 
 SPEC = CatalogSpec(tags_col="tags", facet_cols=["colour", "article"])
 
@@ -97,15 +92,15 @@ def test_fit_weights_favours_each_facets_own_signal():
     truth, scores, groups = two_facet_case()
     present = {name: np.ones(len(truth), dtype=bool) for name in scores}
 
-    weights, report = fit_weights(scores, present, groups, truth)
+    weights, report = fit_weights(scores, present, groups, truth, prior={})
 
-    x, y = weights["facets"]["x"], weights["facets"]["y"]
+    x, y = weights.facets["x"], weights.facets["y"]
     assert x["A"] > x["B"] and y["B"] > y["A"]
     assert report["x"] == report["y"] == 1.0
     # z has too few examples and free tags are no facet: both keep the default
-    assert set(weights["facets"]) == {"x", "y"}
+    assert set(weights.facets) == {"x", "y"}
     assert set(report) == {"default", "x", "y"}
-    assert sum(weights["default"].values()) == pytest.approx(1.0)
+    assert sum(weights.default.values()) == pytest.approx(1.0)
 
 
 N_QUERIES = 40
@@ -132,14 +127,14 @@ def knn_case(pattern: str, sims, absent: int = 0):
         sims = np.vstack([sims, np.zeros((absent, len(pattern)), np.float32)])
         truth = np.vstack([truth, np.tile([False, True], (absent, 1))])
     present = np.arange(len(rows)) < N_QUERIES
-    return Neighbours(sims, rows, present), truth
+    return (sims, rows, present), truth
 
 
 def test_fit_knn_finds_the_temperature_that_lets_close_neighbours_outvote_the_nearest():
     # the nearest is wrong; the next four, a little further, are right; the rest are far and wrong
     nb, truth = knn_case("W" + "R" * 4 + "W" * 35, [0.9] + [0.85] * 4 + [0.5] * 35, absent=6)
 
-    params, votes, acc = fit_knn(nb, CATALOG_TAGS, X_GROUPS, truth)
+    params, votes, acc = fit_knn(*nb, CATALOG_TAGS, X_GROUPS, truth)
 
     # at 0.02 the nearest outweighs the four (exp(-2.5) each); at 0.05 it no longer does
     assert params == {"k": 5, "temperature": 0.05}
@@ -150,19 +145,19 @@ def test_fit_knn_finds_the_temperature_that_lets_close_neighbours_outvote_the_ne
 def test_fit_knn_finds_that_many_neighbours_are_needed():
     # the ten nearest are wrong, the thirty after them right
     nb, truth = knn_case("W" * 10 + "R" * 30, np.linspace(0.81, 0.80, 40))
-    params, _, acc = fit_knn(nb, CATALOG_TAGS, X_GROUPS, truth)
+    params, _, acc = fit_knn(*nb, CATALOG_TAGS, X_GROUPS, truth)
     assert params["k"] == 40 and acc == 1.0
 
 
 def test_fit_knn_when_the_nearest_is_right_prefers_few_or_sharp_votes():
     nb, truth = knn_case("R" + "W" * 39, [0.9] + [0.5] * 39)
-    params, _, acc = fit_knn(nb, CATALOG_TAGS, X_GROUPS, truth)
+    params, _, acc = fit_knn(*nb, CATALOG_TAGS, X_GROUPS, truth)
     assert acc == 1.0 and params["temperature"] < 1.0  # at 1.0 the many wrong ones win
 
 
 def test_fit_knn_caps_k_at_the_neighbours_searched():
     nb, truth = knn_case("WWWRRRRR", [0.8] * 8)
-    params, _, acc = fit_knn(nb, CATALOG_TAGS, X_GROUPS, truth)
+    params, _, acc = fit_knn(*nb, CATALOG_TAGS, X_GROUPS, truth)
     assert params["k"] == 8 and acc == 1.0  # asked for 10: only 8 were searched
 
 
@@ -224,12 +219,12 @@ def read_fusion(folder):
 def test_catalog_large_enough_gets_a_fitted_fusion(fitted):
     fusion = read_fusion(fitted)
 
-    assert fusion["version"] == FIT_VERSION
+    assert fusion["version"] == VERSION
     assert fusion["fit"]["sample"] == 60 and "reason" not in fusion["fit"]
-    assert set(fusion["knn"]) == {"text", "image", "colour"}
-    for params in fusion["knn"].values():
-        assert params["k"] in GRID_K and params["temperature"] in GRID_T
-    assert fusion["names"]["temperature"] in GRID_NAMES_T
+    assert list(fusion["params"]) == ["text", "image", "colour", "names"]  # mentions has no parameters
+    for name in ("text", "image", "colour"):
+        assert fusion["params"][name]["k"] in GRID_K and fusion["params"][name]["temperature"] in GRID_T
+    assert fusion["params"]["names"]["temperature"] in GRID_NAMES_T
     assert set(fusion["weights"]["facets"]) == {"colour", "article"}
     for weights in [fusion["weights"]["default"], *fusion["weights"]["facets"].values()]:
         assert set(weights) == {"text", "image", "colour", "names", "mentions"}
@@ -243,7 +238,7 @@ def test_catalog_large_enough_gets_a_fitted_fusion(fitted):
 
 def test_fitted_fusion_is_what_the_tagger_uses(fitted):
     tagger = Tagger.load(fitted)
-    assert tagger.fusion == read_fusion(fitted)
+    assert tagger.fusion == FusionSettings.from_json(read_fusion(fitted))
     (result,) = tagger.tag([{"id": "q", "text": "blue denim jeans"}])
     assert {"colour:blue", "article:jeans"} <= {t["tag"] for t in result.tags}
 
@@ -285,7 +280,9 @@ def test_sample_is_chosen_by_a_hash_of_the_id_not_by_row_order(tmp_path, twins_c
 
 def test_small_catalog_records_the_default_with_a_reason(both_index):
     fusion = read_fusion(both_index)  # 30 tagged products
-    assert fusion == {**DEFAULT_FUSION, "fit": {"sample": 0, "reason": f"fewer than {MIN_FIT_PRODUCTS} tagged products"}}
+    assert fusion == registry.default_fusion(f"fewer than {MIN_FIT_PRODUCTS} tagged products").to_json()
+    assert fusion["fit"] == {"sample": 0, "reason": f"fewer than {MIN_FIT_PRODUCTS} tagged products"}
+    assert fusion["weights"] == {"default": {"text": 0.5, "image": 0.2, "colour": 0.1, "names": 0.1, "mentions": 0.1}, "facets": {}}
 
 
 def test_untagged_products_do_not_count_towards_fitting(tmp_path, encoders):
@@ -294,7 +291,7 @@ def test_untagged_products_do_not_count_towards_fitting(tmp_path, encoders):
     assert manifest["counts"]["products"] == 60
     assert manifest["fusion"]["fit"]["sample"] == 0
     assert str(MIN_FIT_PRODUCTS) in manifest["fusion"]["fit"]["reason"]
-    assert manifest["fusion"]["weights"] == DEFAULT_FUSION["weights"]
+    assert manifest["fusion"]["weights"] == registry.default_fusion().weights.to_json()
 
 
 def test_products_without_an_image_are_fitted_on_their_text(tmp_path, encoders):
@@ -302,7 +299,7 @@ def test_products_without_an_image_are_fitted_on_their_text(tmp_path, encoders):
     manifest = build_index(catalog, tmp_path / "idx", SPEC, encoders=encoders)
     assert manifest["counts"]["with_image"] == 40
     fusion = manifest["fusion"]
-    assert fusion["fit"]["sample"] == 60 and set(fusion["knn"]) == {"text", "image", "colour"}
+    assert fusion["fit"]["sample"] == 60 and {"text", "image", "colour"} <= set(fusion["params"])
     for accuracy in fusion["fit"]["signal_accuracy"].values():
         assert 0.0 <= accuracy <= 1.0
 
@@ -329,11 +326,13 @@ def test_tied_weightings_fall_back_to_the_one_nearest_the_prior():
     truth, scores, groups = two_facet_case()
     same = {"text": scores["A"], "names": scores["A"]}  # two equally good signals
     present = {name: np.ones(len(truth), dtype=bool) for name in same}
-    weights, _ = fit_weights(same, present, groups, truth)
-    prior = fit.DEFAULT_FUSION["weights"]["default"]
+    prior = {name: registry.get(name).default_weight for name in same}
+    weights, _ = fit_weights(same, present, groups, truth, prior)
     # the prior favours text over names: the tie is broken that way, not towards the last signal
     assert prior["text"] > prior["names"]
-    assert weights["default"]["text"] > weights["default"]["names"]
+    assert weights.default["text"] > weights.default["names"]
+    flipped, _ = fit_weights(same, present, groups, truth, {"text": 0.1, "names": 0.5})
+    assert flipped.default["names"] > flipped.default["text"]
 
 
 def test_wide_groups_are_fitted_on_candidates_with_the_same_result(monkeypatch):
@@ -349,9 +348,9 @@ def test_wide_groups_are_fitted_on_candidates_with_the_same_result(monkeypatch):
     groups = {"*free*": np.arange(width)}
 
     assert width > fit.WIDE_GROUP
-    cut_weights, cut_report = fit_weights(scores, present, groups, truth)
+    cut_weights, cut_report = fit_weights(scores, present, groups, truth, prior={})
     monkeypatch.setattr(fit, "WIDE_GROUP", width)  # no cut: every tag is a candidate
-    full_weights, full_report = fit_weights(scores, present, groups, truth)
+    full_weights, full_report = fit_weights(scores, present, groups, truth, prior={})
     assert cut_weights == full_weights and cut_report == full_report
-    assert cut_weights["default"]["A"] > cut_weights["default"]["B"]
+    assert cut_weights.default["A"] > cut_weights.default["B"]
     assert cut_report["default"] == pytest.approx(1.0)

@@ -12,6 +12,7 @@ from conftest import IMAGE_SPEC, catalog_rows
 
 from retrieval_tagger import queries as query_encoding
 from retrieval_tagger.encoders import image as image_mod
+from retrieval_tagger.encoders import pixels as pixels_mod
 from retrieval_tagger.encoders.base import text_batch_size
 from retrieval_tagger.encoders.registry import load_image_encoder
 from retrieval_tagger.pipeline import Tagger
@@ -27,16 +28,16 @@ from retrieval_tagger.queries import RowStream, ahead
     (16, "cuda", 10, 0),  # too few images to pay for starting workers
 ])
 def test_default_workers(monkeypatch, cores, device, n, expected):
-    monkeypatch.setattr(image_mod, "cpu_cores", lambda: cores)
-    assert image_mod.default_workers(n, device) == expected
+    monkeypatch.setattr(pixels_mod, "cpu_cores", lambda: cores)
+    assert pixels_mod.default_workers(n, device) == expected
 
 
 def test_batch_sizes_follow_the_device():
-    assert image_mod.default_batch_size("cpu", 128, 100_000, 4) == 64
-    assert image_mod.default_batch_size("cuda", 224, 100_000, 15) == image_mod.GPU_BATCH_AT_224
-    assert image_mod.default_batch_size("cuda", 128, 100_000, 15) == image_mod.GPU_MAX_BATCH  # small images: more per batch
-    assert image_mod.default_batch_size("cuda", 128, 2048, 15) == 137  # every worker gets a batch
-    assert image_mod.default_batch_size("cuda", 128, 20, 15) == 16
+    assert pixels_mod.default_batch_size("cpu", 128, 100_000, 4) == 64
+    assert pixels_mod.default_batch_size("cuda", 224, 100_000, 15) == pixels_mod.GPU_BATCH_AT_224
+    assert pixels_mod.default_batch_size("cuda", 128, 100_000, 15) == pixels_mod.GPU_MAX_BATCH  # small images: more per batch
+    assert pixels_mod.default_batch_size("cuda", 128, 2048, 15) == 137  # every worker gets a batch
+    assert pixels_mod.default_batch_size("cuda", 128, 20, 15) == 16
     assert text_batch_size("cpu") == 128 and text_batch_size("cuda") > 128
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import COLUMNS, TEXT_SPEC, catalog_rows, write_catalog
 
-from retrieval_tagger.build import build_index
+from retrieval_tagger.build import BuildOptions, build_index
 from retrieval_tagger.catalog import CatalogSpec
 from retrieval_tagger.errors import (
     EncoderError,
@@ -118,8 +118,10 @@ def test_unknown_encoder_specs():
         load_text_encoder("hash:4")
     with pytest.raises(EncoderError, match="unknown image model 'no-such-arch:x'"):
         load_image_encoder("no-such-arch:x")
-    with pytest.raises(EncoderError, match="names no weights"):
+    with pytest.raises(EncoderError, match="unknown image spec 'rtag-tiny': write one of these forms: none .*ARCH:TAG"):
         load_image_encoder("rtag-tiny")
+    with pytest.raises(EncoderError, match="names no weights"):
+        load_image_encoder("rtag-tiny:")
     with pytest.raises(EncoderError, match="checkpoint file not found"):
         load_image_encoder("rtag-tiny:/no/such/ckpt.pt")
     with pytest.raises(EncoderError, match="between 32 and 1024"):
@@ -131,16 +133,16 @@ def test_changed_checkpoint_weights_are_caught_by_checksum(tmp_path):
     """Same spec string, different weights on disk: the manifest checksum must notice."""
     import open_clip
 
-    from retrieval_tagger.encoders.registry import _register_configs
+    from retrieval_tagger.encoders.clip_models import register_configs
 
-    _register_configs()
+    register_configs()
     ckpt = tmp_path / "tiny.pt"
     torch.manual_seed(1)
     torch.save(open_clip.create_model("rtag-tiny").state_dict(), ckpt)
     rows = catalog_rows(tmp_path / "images")[:6]
     path = write_catalog(tmp_path / "catalog.csv", rows, COLUMNS)
     spec = f"rtag-tiny:{ckpt}"
-    build_index(path, tmp_path / "idx", CatalogSpec(facet_cols=["colour"]), text_model=TEXT_SPEC, image_model=spec)
+    build_index(path, tmp_path / "idx", CatalogSpec(facet_cols=["colour"]), BuildOptions(text_model=TEXT_SPEC, image_model=spec))
 
     tagger = Tagger.load(tmp_path / "idx")  # the same checkpoint loads and tags
     assert tagger.image_encoder.spec == spec
@@ -149,5 +151,9 @@ def test_changed_checkpoint_weights_are_caught_by_checksum(tmp_path):
 
     torch.manual_seed(2)
     torch.save(open_clip.create_model("rtag-tiny").state_dict(), ckpt)
+    # the model itself is loaded (torch, or no cached ONNX export of the index's weights): refused
     with pytest.raises(EncoderMismatchError, match="image encoder .* different weights"):
-        Tagger.load(tmp_path / "idx")
+        Tagger.load(tmp_path / "idx", image_backend="torch")
+    # the cached ONNX export of the weights that built the index: the index's own model still tags
+    (again,) = Tagger.load(tmp_path / "idx").tag([{"id": "q", "image": str(tmp_path / "images" / "p00.png")}], k=1)
+    assert again.tags == result.tags

@@ -48,3 +48,71 @@ def test_image_backend_choice(monkeypatch):
         image_backend("tensorrt", "cpu")
     with pytest.raises(EncoderError, match="runs on the CPU"):
         image_backend("onnx", "cuda:0")
+
+
+def test_pixels_are_normalised_in_numpy_as_in_torch():
+    import torch
+
+    from retrieval_tagger.encoders.pixels import normalise
+
+    raw = np.random.default_rng(0).integers(0, 256, (2, 3, 8, 8), dtype=np.uint8)
+    mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+    view = (1, 3, 1, 1)
+    want = torch.from_numpy(raw).float().div_(255.0).sub_(torch.tensor(mean).view(view)).div_(torch.tensor(std).view(view))
+    np.testing.assert_array_equal(normalise(raw, mean, std), want.numpy())
+
+
+def test_encoder_from_a_cached_export_gives_the_torch_embeddings(photos, tmp_path, monkeypatch):
+    """With the index's record of the weights, photos are encoded from the cached export
+    alone (numpy preprocessing, threads decoding): the torch encoder's embeddings."""
+    from retrieval_tagger.encoders import clip_models
+
+    monkeypatch.setenv("RTAG_CACHE_DIR", str(tmp_path / "cache"))
+    torch_enc = load_image_encoder(IMAGE_SPEC, "cpu", backend="torch")
+    load_image_encoder(IMAGE_SPEC, "cpu", backend="onnx")  # exports
+    recorded = {"spec": IMAGE_SPEC, "checksum": torch_enc.checksum, "dim": torch_enc.dim, "image_size": torch_enc.size}
+
+    def no_model(spec):
+        raise AssertionError("the model was built although the cache holds its export")
+
+    monkeypatch.setattr(clip_models, "build_open_clip", no_model)
+    cached = load_image_encoder(IMAGE_SPEC, "cpu", backend="auto", recorded=recorded)
+    assert isinstance(cached, onnx_image.OnnxImageEncoder)
+    assert (cached.spec, cached.checksum, cached.dim, cached.size, cached.backend) == (IMAGE_SPEC, torch_enc.checksum, 32, 32, "onnx")
+    assert (cached.mean, cached.std, cached.text_space) == (torch_enc.mean, torch_enc.std, True)
+    got, hists, ok = cached.encode_images_and_colours(photos)
+    want, want_hists, want_ok = torch_enc.encode_images_and_colours(photos)
+    assert ok.tolist() == want_ok.tolist() == [True] * 4 + [False]
+    np.testing.assert_array_equal(hists, want_hists)
+    assert np.abs(got - want).max() <= 1e-5 and not got[-1].any()
+    many = photos * 20  # enough for decoding threads
+    threaded, threaded_ok = cached.encode_images(many, batch_size=8, workers=2)
+    np.testing.assert_allclose(threaded, np.tile(got, (20, 1)), atol=1e-6)
+    assert threaded_ok.tolist() == ok.tolist() * 20
+    assert cached.encode_images([])[0].shape == (0, 32)
+    with pytest.raises(AssertionError, match="was built"):  # other weights: not in the cache
+        load_image_encoder(IMAGE_SPEC, "cpu", backend="onnx", recorded={**recorded, "image_size": 64})
+    monkeypatch.undo()
+    monkeypatch.setenv("RTAG_CACHE_DIR", str(tmp_path / "cache"))
+    # texts go through the model's text tower, built on first use
+    np.testing.assert_allclose(cached.encode(["red shirt", "blue jeans"]), torch_enc.encode(["red shirt", "blue jeans"]), atol=1e-6)
+
+
+def test_colour_head_travels_with_the_export(photos, tmp_path, monkeypatch):
+    """An aligned model's colour head is saved with its export and applied in numpy."""
+    import torch
+
+    from retrieval_tagger.encoders import colour
+
+    monkeypatch.setenv("RTAG_CACHE_DIR", str(tmp_path / "cache"))
+    encoder = load_image_encoder(IMAGE_SPEC, "cpu", backend="torch")
+    encoder.colour_head = torch.randn(encoder.dim, colour.DIM, generator=torch.Generator().manual_seed(0))
+    encoder.checksum = "c" * 64  # weights of their own, as an aligned model's checksum covers its head
+    want, _ = encoder.encode_images(photos)
+    encoder.use_onnx()
+    np.testing.assert_allclose(encoder.encode_images(photos)[0], want, atol=1e-5)
+    cached = onnx_image.OnnxImageEncoder.from_cache(IMAGE_SPEC, "c" * 64, encoder.size)
+    np.testing.assert_allclose(cached.colour_head, encoder.colour_head.numpy())
+    assert np.abs(cached.encode_images(photos)[0] - want).max() <= 1e-5
+    with pytest.raises(RuntimeError, match="no text tower"):
+        cached.encode(["red shirt"])

@@ -1,20 +1,27 @@
 """The ONNX int8 text backend on a tiny random BERT (tokenizer from the packaged MiniLM):
-same embeddings as torch up to quantisation, cached exports, backend choice and errors."""
+same embeddings as torch up to quantisation, cached exports (and encoders built from them
+alone, with the tokenizer they carry), backend choice and errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from retrieval_tagger import artifacts
 from retrieval_tagger.encoders.onnx import cache as onnx_cache
 from retrieval_tagger.encoders.onnx import export as onnx_export
+from retrieval_tagger.encoders.onnx import text as onnx_text
 from retrieval_tagger.encoders.registry import load_text_encoder, text_backend
 from retrieval_tagger.errors import EncoderError
 
 TEXTS = ["red cotton shirt", "blue denim jeans for men", "a", "leather shoes " * 40, "Ünïcödé silk dress"]
+# what tokenisers trip on: nothing, blanks, accents and CJK, special tokens typed by a user, truncation
+AWKWARD = ["", "   ", "Ünïcödé  silk\tdress", "夏季 连衣裙", "a [SEP] b [MASK] [PAD] [CLS]", "word " * 200, "don't-stop/now!!"]
 
 
-def _tiny_sentence_model(folder, pooling="mean", dense=False):
+def tiny_sentence_model(folder, pooling="mean", dense=False):
+    """A sentence-transformers model folder in ``folder``: a tiny random BERT with the
+    packaged MiniLM's tokenizer, ``pooling`` and, with ``dense``, a Dense layer."""
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers import AutoTokenizer, BertConfig, BertModel
@@ -42,7 +49,7 @@ def _tiny_sentence_model(folder, pooling="mean", dense=False):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    return _tiny_sentence_model(tmp_path_factory.mktemp("tiny-st"))
+    return tiny_sentence_model(tmp_path_factory.mktemp("tiny-st"))
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +77,7 @@ def test_onnx_int8_matches_torch_up_to_quantisation(tiny_model):
 
 @pytest.mark.parametrize("pooling", ["cls", "max"])
 def test_other_pooling_modes(tmp_path, pooling):
-    model = _tiny_sentence_model(tmp_path, pooling)
+    model = tiny_sentence_model(tmp_path, pooling)
     a = load_text_encoder(model, "cpu", backend="onnx-int8").encode(TEXTS)
     b = load_text_encoder(model, "cpu", backend="torch").encode(TEXTS)
     assert (a * b).sum(axis=1).min() > 0.97
@@ -79,9 +86,9 @@ def test_other_pooling_modes(tmp_path, pooling):
 def test_export_is_cached_and_redone_when_corrupt(tiny_model, cache, monkeypatch):
     load_text_encoder(tiny_model, "cpu", backend="onnx-int8")
     (folder,) = (cache / "onnx-text").iterdir()
-    manifest = onnx_cache.read_manifest(folder, onnx_export.FORMAT, onnx_export.FORMAT_VERSION)
+    manifest = onnx_cache.read_manifest(folder, onnx_text.FORMAT, onnx_text.FORMAT_VERSION)
     assert manifest["source_checksum"].startswith(folder.name.split("-")[0])
-    assert manifest["sha256"][onnx_cache.MODEL_FILE] == onnx_cache.sha256(folder / onnx_cache.MODEL_FILE)
+    assert manifest["files"][onnx_cache.MODEL_FILE]["sha256"] == artifacts.sha256_file(folder / onnx_cache.MODEL_FILE)
     assert set(manifest["versions"]) == {"torch", "onnx", "onnxruntime"}
 
     def no_export(*args):
@@ -95,16 +102,16 @@ def test_export_is_cached_and_redone_when_corrupt(tiny_model, cache, monkeypatch
         fh.write(b"garbage")
     encoder = load_text_encoder(tiny_model, "cpu", backend="onnx-int8")
     assert encoder.encode(["red shirt"]).shape == (1, 32)
-    assert onnx_cache.read_manifest(folder, onnx_export.FORMAT, onnx_export.FORMAT_VERSION) is not None
+    assert onnx_cache.read_manifest(folder, onnx_text.FORMAT, onnx_text.FORMAT_VERSION) is not None
 
 
-def test_unsupported_pipeline_errors_when_asked_for_and_falls_back_when_automatic(tmp_path, capsys):
-    model = _tiny_sentence_model(tmp_path, dense=True)
+def test_unsupported_pipeline_errors_when_asked_for_and_falls_back_when_automatic(tmp_path, caplog):
+    model = tiny_sentence_model(tmp_path, dense=True)
     with pytest.raises(EncoderError, match="Transformer \\+ Pooling"):
         load_text_encoder(model, "cpu", backend="onnx-int8")
     encoder = load_text_encoder(model, "cpu", backend="auto")
     assert encoder.backend == "torch" and encoder.dim == 16
-    assert "using the torch text backend" in capsys.readouterr().err
+    assert "using the torch text backend" in caplog.text
 
 
 def test_backend_choice(monkeypatch):
@@ -121,3 +128,57 @@ def test_backend_choice(monkeypatch):
 
 def test_hashing_encoder_ignores_the_backend():
     assert load_text_encoder("hash:16", "cpu", backend="onnx-int8").dim == 16
+
+
+def test_saved_tokenizer_gives_the_transformers_ids(tiny_model):
+    """The tokenizer an export carries pads and truncates as the model's own transformers
+    tokenizer (what the torch-loaded ONNX encoder ran before exports carried one)."""
+    from sentence_transformers import SentenceTransformer
+
+    encoder = load_text_encoder(tiny_model, "cpu", backend="onnx-int8")
+    assert isinstance(encoder.tokenize, onnx_text.SavedTokenizer)
+    st = SentenceTransformer(tiny_model, device="cpu")
+    for batch in (TEXTS, AWKWARD, AWKWARD[:1], [AWKWARD[5]]):
+        want = st.tokenizer(batch, padding=True, truncation=True, max_length=encoder.max_length, return_tensors="np")
+        got = encoder.tokenize(batch)
+        assert set(got) == set(encoder.inputs) == {"input_ids", "token_type_ids", "attention_mask"}
+        for name in encoder.inputs:
+            assert got[name].dtype == np.int64
+            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert encoder.tokenize([AWKWARD[5]])["input_ids"].shape == (1, encoder.max_length)  # truncated
+
+
+def test_encoder_from_a_cached_export_needs_no_model(tiny_model, monkeypatch):
+    """With the index's record of the weights, a cached export is used as it is: same
+    embeddings as the encoder that loaded the model and tokenised with transformers."""
+    from retrieval_tagger.encoders import text as text_module
+
+    loaded = load_text_encoder(tiny_model, "cpu", backend="onnx-int8")
+    reference = onnx_text.OnnxTextEncoder(tiny_model, *onnx_cache.find("onnx-text", onnx_text.export_key(loaded.checksum),
+                                                                      onnx_text.FORMAT, onnx_text.FORMAT_VERSION),
+                                          tokenize=onnx_export.model_tokenizer(text_module.SentenceTextEncoder(tiny_model, tiny_model, "cpu").model,
+                                                                               loaded.max_length, loaded.inputs))
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded although the cache holds its export")
+
+    monkeypatch.setattr(text_module, "SentenceTextEncoder", no_model)
+    cached = load_text_encoder(tiny_model, "cpu", backend="auto", recorded={"checksum": loaded.checksum})
+    assert (cached.spec, cached.checksum, cached.dim, cached.backend) == (tiny_model, loaded.checksum, 32, "onnx-int8")
+    np.testing.assert_array_equal(cached.encode(TEXTS + AWKWARD), reference.encode(TEXTS + AWKWARD))
+    with pytest.raises(AssertionError, match="the model was loaded"):  # other weights: not in the cache
+        load_text_encoder(tiny_model, "cpu", backend="onnx-int8", recorded={"checksum": "0" * 64})
+    with pytest.raises(AssertionError, match="the model was loaded"):  # torch asked for: the model itself
+        load_text_encoder(tiny_model, "cpu", backend="torch", recorded={"checksum": loaded.checksum})
+
+
+def test_exports_without_a_fast_tokenizer_use_the_models_own(tiny_model, cache, monkeypatch):
+    import shutil
+
+    with_tokenizer = load_text_encoder(tiny_model, "cpu", backend="onnx-int8").encode(TEXTS)
+    shutil.rmtree(cache)
+    monkeypatch.setattr(onnx_export, "save_tokenizer", lambda *args: None)
+    encoder = load_text_encoder(tiny_model, "cpu", backend="onnx-int8")
+    assert not isinstance(encoder.tokenize, onnx_text.SavedTokenizer)
+    assert onnx_text.OnnxTextEncoder.from_cache(tiny_model, encoder.checksum) is None  # the model is needed to tokenise
+    np.testing.assert_allclose(encoder.encode(TEXTS), with_tokenizer, atol=1e-6)

@@ -7,14 +7,14 @@ import shutil
 import pytest
 from conftest import TEXT_SPEC, catalog_rows
 
-from retrieval_tagger.build import build_index
+from retrieval_tagger.build import BuildOptions, build_index
 from retrieval_tagger.pipeline import Tagger
 
 
 @pytest.fixture(scope="module")
 def minilm_tagger(tmp_path_factory, catalog_csv, facet_spec):
     out = tmp_path_factory.mktemp("minilm") / "idx"
-    man = build_index(catalog_csv, out, facet_spec, text_model="minilm", image_model="none")
+    man = build_index(catalog_csv, out, facet_spec, BuildOptions(text_model="minilm", image_model="none"))
     assert man["encoders"]["text"]["dim"] == 384
     assert "image" not in man["stores"]
     return Tagger.load(out)
@@ -40,7 +40,7 @@ def test_minilm_understands_words_the_catalog_never_uses(minilm_tagger, query, a
 
 def test_rtag_lite_finds_the_product_of_a_duplicate_image(tmp_path, catalog_csv, catalog_dir, facet_spec):
     out = tmp_path / "idx"
-    man = build_index(catalog_csv, out, facet_spec, text_model=TEXT_SPEC, image_model="rtag-lite")
+    man = build_index(catalog_csv, out, facet_spec, BuildOptions(text_model=TEXT_SPEC, image_model="rtag-lite"))
     assert man["encoders"]["image"]["spec"] == "rtag-lite"
     assert man["counts"]["with_image"] == 30
     tagger = Tagger.load(out)

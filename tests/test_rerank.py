@@ -28,7 +28,7 @@ def hand_index():
     rows = [[RED, SHIRT, COTTON], [RED, HAT], [BLUE, SHIRT], [BLUE, HAT, COTTON]]
     indptr = np.cumsum([0] + [len(r) for r in rows])
     tags = sparse.csr_matrix((np.ones(indptr[-1], np.float32), np.concatenate(rows), indptr), shape=(4, len(TAGS)))
-    return SimpleNamespace(vocab=TagSet(TAGS, [2, 2, 2, 2, 2]), product_tags=tags)
+    return SimpleNamespace(vocab=TagSet(TAGS, [2, 2, 2, 2, 2]), product_tags=tags, modalities={}, vocab_vectors={})
 
 
 def hand_batch(self_rows=None):
@@ -38,10 +38,10 @@ def hand_batch(self_rows=None):
     found = Signals(
         scores={"text": votes, "names": np.full((1, 5), 0.5, np.float32), "mentions": np.zeros((1, 5), np.float32)},
         present={name: np.ones(1, bool) for name in ("text", "names", "mentions")},
-        neighbours={"text": (np.asarray([[0.9, 0.8, 0.5]], np.float32), np.asarray([[0, 2, 1]]))},
-        name_sims=np.full((1, 5), 0.3, np.float32),
+        extras={"text": {"sims": np.asarray([[0.9, 0.8, 0.5]], np.float32), "rows": np.asarray([[0, 2, 1]])},
+                "names": {"text_sims": np.full((1, 5), 0.3, np.float32)}},
     )
-    names = features.feature_names(["text", "names", "mentions"], image_names=False)
+    names = features.feature_names(index, ["text", "names", "mentions"])
     batch = features.build(found, fused, features.TagTable.from_index(index), index, names, self_rows)
     by_tag = {int(c): batch.x[0, p] for p, c in enumerate(batch.cand[0]) if batch.valid[0, p]}
     return {tag: dict(zip(names, by_tag[tag])) for tag in by_tag}, batch
@@ -87,19 +87,20 @@ def test_leave_one_out_examples_exclude_the_query_itself(both_index):
     from retrieval_tagger.index.reader import open_index
     from retrieval_tagger.queries import CatalogQueries
     from retrieval_tagger.signals.compute import compute
-    from retrieval_tagger.signals.mentions import MentionMatcher
+    from retrieval_tagger.signals.registry import fusion_of
 
     index = open_index(both_index)
     rows = np.arange(len(index.ids))
     queries = CatalogQueries(index).batch(rows, ["" for _ in rows])
-    found = compute(index, queries, {"text", "image", "colour"}, index.manifest["fusion"], MentionMatcher(index.vocab), similarities=True)
-    for name, (sims, nb_rows) in found.neighbours.items():
+    found = compute(index, queries, {"text", "image", "colour"}, fusion_of(index.manifest), similarities=True)
+    for name, extras in found.extras.items():
+        nb_rows = extras["rows"]
         assert (nb_rows != rows[:, None]).all(), name
         assert (nb_rows >= 0).all()  # the k nearest others, none missing
     # the same search without leaving out finds each product itself first
     queries.self_rows = None
-    found_self = compute(index, queries, {"text"}, index.manifest["fusion"], MentionMatcher(index.vocab), similarities=True)
-    assert (found_self.neighbours["text"][1][:, 0] == rows).mean() > 0.9
+    found_self = compute(index, queries, {"text"}, fusion_of(index.manifest), similarities=True)
+    assert (found_self.extras["text"]["rows"][:, 0] == rows).mean() > 0.9
 
 
 def test_isotonic_calibration_is_monotone_and_calibrated():
@@ -116,6 +117,43 @@ def test_isotonic_calibration_is_monotone_and_calibrated():
     assert calibrate.Calibrator.from_json(cal.to_json())(grid) == pytest.approx(probs)
     with pytest.raises(RerankerError, match="both right and wrong"):
         calibrate.fit_isotonic(raw, np.ones_like(raw))
+
+
+def pool_adjacent_violators(y, w):
+    """The hand-written fit rtag used before scipy's: each block's first position and mean."""
+    starts, means, weights = [], [], []
+    for i in range(len(y)):
+        starts.append(i)
+        means.append(float(y[i]))
+        weights.append(float(w[i]))
+        while len(means) > 1 and means[-2] >= means[-1]:
+            total = weights[-2] + weights[-1]
+            means[-2] = (means[-2] * weights[-2] + means[-1] * weights[-1]) / total
+            weights[-2] = total
+            del starts[-1], means[-1], weights[-1]
+    return np.asarray(starts), np.asarray(means)
+
+
+@pytest.mark.parametrize("seed, n, bins", [(0, 5000, 1000), (1, 300, 1000), (2, 20000, 97), (3, 40, 40)])
+def test_isotonic_fit_equals_the_hand_written_pool_adjacent_violators(seed, n, bins):
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(size=n)
+    # coarse scores make ties and runs of equal bin means, which both fits must pool alike
+    raw = np.round(raw, 1) if seed % 2 else raw
+    labels = (rng.random(n) < 1 / (1 + np.exp(-2 * raw))).astype(np.float64)
+    cal = calibrate.fit_isotonic(raw, labels, bins=bins)
+
+    order = np.argsort(raw, kind="stable")
+    edges = np.linspace(0, n, min(bins, n) + 1).astype(np.int64)
+    sums_x, sums_y = np.add.reduceat(raw[order], edges[:-1]), np.add.reduceat(labels[order], edges[:-1])
+    counts = np.diff(edges).astype(np.float64)
+    starts, means = pool_adjacent_violators(sums_y / counts, counts)
+    knots = np.add.reduceat(sums_x, starts) / np.add.reduceat(counts, starts)
+    assert len(cal.x) == len(knots) > 1
+    np.testing.assert_allclose(cal.x, knots, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cal.y, means, rtol=1e-12, atol=1e-12)
+    grid = np.linspace(raw.min() - 1, raw.max() + 1, 1001)
+    np.testing.assert_allclose(cal(grid), np.interp(grid, knots, means).astype(np.float32), rtol=1e-6)
 
 
 def test_mmr_at_lambda_one_is_plain_ranking():
@@ -203,7 +241,7 @@ def test_a_reranker_with_other_features_is_refused(trained, tmp_path):
     with pytest.raises(RerankerError, match="missing: pmi_min; unexpected: brand_match.*train-reranker"):
         model.load(open_index(copy))
     (copy / "reranker" / "model.txt").write_text("tampered")
-    with pytest.raises(RerankerError, match="sha256"):
+    with pytest.raises(RerankerError, match="model.txt has 8 bytes"):
         model.load(open_index(copy))
 
 

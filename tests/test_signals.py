@@ -12,12 +12,13 @@ from PIL import Image
 
 from retrieval_tagger.encoders import colour
 from retrieval_tagger.encoders.colour import colour_histogram
-from retrieval_tagger.encoders.image import load_rgb
+from retrieval_tagger.encoders.pixels import load_rgb
 from retrieval_tagger.errors import RtagError
-from retrieval_tagger.pipeline import DEFAULT_MIN_SCORE, SIGNALS, Tagger, TagOptions
-from retrieval_tagger.signals.fit import DEFAULT_FUSION
+from retrieval_tagger.pipeline import DEFAULT_MIN_SCORE, Tagger, TagOptions
+from retrieval_tagger.signals import registry
 from retrieval_tagger.signals.fuse import column_weights, fuse
 from retrieval_tagger.signals.names import group_softmax
+from retrieval_tagger.signals.settings import FusionSettings, FusionWeights
 from retrieval_tagger.tags import TagSet, tag_groups
 
 
@@ -155,7 +156,7 @@ def test_group_softmax_temperature_sharpens_and_large_values_do_not_overflow():
 
 
 def test_flat_weights_apply_to_every_column():
-    weights = column_weights({"text": 0.7, "image": 0.3}, VOCAB, ["text", "image", "names"])
+    weights = column_weights(FusionWeights({"text": 0.7, "image": 0.3}), VOCAB, ["text", "image", "names"])
     assert list(weights) == ["text", "image", "names"]
     np.testing.assert_array_equal(weights["text"], np.full(len(VOCAB), 0.7, np.float32))
     np.testing.assert_array_equal(weights["image"], np.full(len(VOCAB), 0.3, np.float32))
@@ -164,10 +165,10 @@ def test_flat_weights_apply_to_every_column():
 
 def test_facet_weights_override_only_that_facets_columns():
     weights = column_weights(
-        {
-            "default": {"text": 0.6, "image": 0.4},
-            "facets": {"colour": {"image": 0.9, "colour": 0.1}, "size": {"text": 1.0}},  # size: not in the vocab
-        },
+        FusionWeights(
+            {"text": 0.6, "image": 0.4},
+            {"colour": {"image": 0.9, "colour": 0.1}, "size": {"text": 1.0}},  # size: not in the vocab
+        ),
         VOCAB,
         ["text", "image", "colour"],
     )
@@ -202,39 +203,43 @@ def test_fuse_with_per_tag_weights_and_a_missing_signal():
 
 # -- user options over the fitted fusion -------------------------------------------
 
-FITTED = {
-    "knn": {"text": {"k": 10, "temperature": 0.1}, "image": {"k": 40, "temperature": 0.02}},
-    "names": {"temperature": 0.02},
-    "weights": {"default": {"text": 0.7, "image": 0.3}, "facets": {"colour": {"image": 1.0}}},
-}
+FITTED = FusionSettings(
+    {"text": {"k": 10, "temperature": 0.1}, "image": {"k": 40, "temperature": 0.02}, "names": {"temperature": 0.02}},
+    FusionWeights({"text": 0.7, "image": 0.3}, {"colour": {"image": 1.0}}),
+)
 
 
 def test_without_options_the_fitted_fusion_is_used():
-    assert TagOptions().fusion(FITTED) == {key: FITTED[key] for key in ("knn", "names", "weights")}
+    assert TagOptions().fusion(FITTED) == FITTED
 
 
 def test_k_and_temperature_override_every_knn_signal_but_keep_the_weights():
-    assert TagOptions(k=3).fusion(FITTED)["knn"] == {"text": {"k": 3, "temperature": 0.1}, "image": {"k": 3, "temperature": 0.02}}
+    params = TagOptions(k=3).fusion(FITTED).params
+    assert params["text"] == {"k": 3, "temperature": 0.1} and params["image"] == {"k": 3, "temperature": 0.02}
+    assert params["colour"] == {"k": 3, "temperature": registry.get("colour").defaults["temperature"]}  # not fitted: its default
     both = TagOptions(k=3, temperature=0.5).fusion(FITTED)
-    assert both["knn"] == {"text": {"k": 3, "temperature": 0.5}, "image": {"k": 3, "temperature": 0.5}}
-    assert both["weights"] == FITTED["weights"] and both["names"] == FITTED["names"]
+    assert all(both.params[name] == {"k": 3, "temperature": 0.5} for name in ("text", "image", "colour"))
+    assert both.weights == FITTED.weights and both.params["names"] == FITTED.params["names"]  # names has no k
 
 
 def test_user_weights_replace_the_fitted_ones_for_every_facet():
     fusion = TagOptions(weights={"text": 1.0}).fusion(FITTED)
-    assert fusion["weights"] == {"default": {"text": 1.0}, "facets": {}}
-    assert fusion["knn"] == FITTED["knn"]
+    assert fusion.weights == FusionWeights({"text": 1.0}, {})
+    assert fusion.params == FITTED.params
 
 
-def test_fusion_without_fitted_names_falls_back_to_the_default():
-    assert TagOptions().fusion({**FITTED, "names": {}})["names"] == DEFAULT_FUSION["names"]
+def test_a_signal_without_fitted_parameters_scores_with_its_defaults():
+    names = registry.get("names")
+    assert names.params_in(FusionSettings({}, FusionWeights({}))) == names.defaults == {"temperature": 0.05}
+    assert names.params_in(FITTED) == {"temperature": 0.02}
 
 
 @pytest.mark.parametrize("weights", [{"audio": 1.0}, {"text": 0.0, "names": 0.0}, {}, {"image": -0.5, "text": 1.0}])
 def test_bad_weights_are_refused_with_the_valid_names(weights):
     with pytest.raises(RtagError, match="weights must be") as info:
         TagOptions.from_kwargs(weights=weights)
-    assert ", ".join(SIGNALS) in str(info.value)
+    assert ", ".join(registry.names()) in str(info.value)
+    assert "text, image, colour, names, mentions" in str(info.value)
 
 
 @pytest.fixture(scope="module")
@@ -243,12 +248,8 @@ def tagger(both_index):
 
 
 def test_fitted_fusion_reaches_the_scores_and_options_override_it(tagger, monkeypatch):
-    assert tagger.fusion == tagger.index.manifest["fusion"]
-    text_only = {
-        "knn": {name: {"k": 1, "temperature": 0.05} for name in ("text", "image", "colour")},
-        "names": {"temperature": 0.05},
-        "weights": {"default": {"text": 1.0}, "facets": {}},
-    }
+    assert tagger.fusion == FusionSettings.from_json(tagger.index.manifest["fusion"])
+    text_only = FusionSettings({name: {"k": 1, "temperature": 0.05} for name in ("text", "image", "colour")}, FusionWeights({"text": 1.0}))
     monkeypatch.setattr(tagger, "fusion", text_only)
     query = [{"id": "q", "text": "red cotton shirt A red shirt made of cotton."}]  # product p00's text
 
@@ -262,11 +263,10 @@ def test_fitted_fusion_reaches_the_scores_and_options_override_it(tagger, monkey
 
 
 def test_per_facet_weights_take_each_facet_from_its_own_signal(tagger, monkeypatch, tmp_path):
-    monkeypatch.setattr(tagger, "fusion", {
-        "knn": {name: {"k": 5, "temperature": 0.05} for name in ("text", "image", "colour")},
-        "names": {"temperature": 0.05},
-        "weights": {"default": {"text": 1.0}, "facets": {"colour": {"colour": 1.0}}},
-    })
+    monkeypatch.setattr(tagger, "fusion", FusionSettings(
+        {name: {"k": 5, "temperature": 0.05} for name in ("text", "image", "colour")},
+        FusionWeights({"text": 1.0}, {"colour": {"colour": 1.0}}),
+    ))
     blue = write_square(tmp_path / "blue.png", COLOURS["blue"], marker=2)
     product = [{"id": "q", "text": "red cotton shirt", "image": str(blue)}]
 
@@ -300,11 +300,11 @@ def test_transparent_background_is_read_as_white(tmp_path):
 
 
 def test_weights_naming_only_signals_the_index_lacks_are_refused(tmp_path, catalog_csv):
-    from retrieval_tagger.build import build_index
+    from retrieval_tagger.build import BuildOptions, build_index
     from retrieval_tagger.catalog import CatalogSpec
 
     out = tmp_path / "text_only"
-    build_index(catalog_csv, out, CatalogSpec(tags_col="tags", facet_cols=["colour", "article"]), "hash:64", "none")
+    build_index(catalog_csv, out, CatalogSpec(tags_col="tags", facet_cols=["colour", "article"]), BuildOptions("hash:64", "none"))
     with pytest.raises(RtagError, match="no weight to a signal this index has: text, names"):
         Tagger.load(out).tag([{"id": "a", "text": "red shirt"}], weights={"colour": 1.0})
 

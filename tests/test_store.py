@@ -32,7 +32,7 @@ def test_approximate_top1_matches_exact(data, tmp_path, kind):
     index, params = store.build(vectors, kind)
     assert params["type"] == kind
     store.save(index, tmp_path / f"{kind}.faiss")
-    loaded = store.load(tmp_path / f"{kind}.faiss", params, use_gpu=False)
+    loaded = store.load(tmp_path / f"{kind}.faiss", params)
     sims, rows = store.search(loaded, queries, 10)
 
     agreement = np.mean(rows[:, 0] == exact_rows[:, 0])
@@ -46,15 +46,87 @@ def test_load_applies_the_search_parameters(data, tmp_path):
     ivf, ivf_params = store.build(vectors, "ivf")
     store.save(hnsw, tmp_path / "h.faiss")
     store.save(ivf, tmp_path / "i.faiss")
-    assert store.load(tmp_path / "h.faiss", {**hnsw_params, "efSearch": 40}, use_gpu=False).hnsw.efSearch == 40
-    assert store.load(tmp_path / "i.faiss", ivf_params, use_gpu=False).nprobe == store.IVF_NPROBE
-    assert 1 <= ivf_params["nlist"] <= len(vectors) // 39
+    assert store.load(tmp_path / "h.faiss", hnsw_params).hnsw.efSearch == store.HNSW_EF_SEARCH
+    assert store.load(tmp_path / "h.faiss", {**hnsw_params, "search": {"efSearch": 40}}).hnsw.efSearch == 40
+    assert store.load(tmp_path / "i.faiss", ivf_params).nprobe == store.IVF_NPROBE
+    assert store.load(tmp_path / "i.faiss", {**ivf_params, "search": {"nprobe": 3}}).nprobe == 3
+
+
+def test_manifest_entries_record_factory_strings_and_parameters(data):
+    vectors, _, _ = data
+    nlist = store.n_lists(len(vectors), len(vectors))
+    assert store.build(vectors, "flat")[1] == {"type": "flat", "factory": "Flat"}
+    assert store.build(vectors, "hnsw")[1] == {"type": "hnsw", "factory": "HNSW32,Flat", "build": {"efConstruction": 80}, "search": {"efSearch": 96}}
+    assert store.build(vectors, "ivf")[1] == {"type": "ivf", "factory": f"IVF{nlist},Flat", "search": {"nprobe": 16}}
+    assert store.build(vectors, "ivf-sq8")[1] == {"type": "ivf-sq8", "factory": f"IVF{nlist},SQ8", "search": {"nprobe": 16}}
+
+
+def hand_built(vectors: np.ndarray, kind: str):
+    """The stores as rtag built them before factory strings, class by class."""
+    import faiss
+
+    n, dim = vectors.shape
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    else:
+        train = vectors[np.sort(np.random.default_rng(0).choice(n, min(n, store.TRAIN_SAMPLE), replace=False))]
+        quantizer = faiss.IndexFlatIP(dim)
+        nlist = store.n_lists(n, len(train))
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        index.own_fields = True
+        quantizer.this.disown()
+        index.train(train)
+    index.add(vectors)
+    return index
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "ivf-sq8"])
+def test_factory_strings_build_the_same_index_as_before(data, kind):
+    import faiss
+
+    vectors, _, _ = data
+    index, _ = store.build(vectors, kind)
+    assert np.array_equal(faiss.serialize_index(index), faiss.serialize_index(hand_built(vectors, kind)))
+
+
+@pytest.mark.parametrize("legacy, knob, value", [
+    ({"type": "hnsw", "M": 32, "efConstruction": 80, "efSearch": 40}, "efSearch", 40),
+    ({"type": "ivf", "nlist": 32, "nprobe": 3}, "nprobe", 3),
+    ({"type": "ivf-sq8", "nlist": 32}, "nprobe", store.IVF_NPROBE),
+    ({"type": "flat"}, None, None),
+])
+def test_manifests_written_before_factory_strings_still_search_the_same(data, tmp_path, legacy, knob, value):
+    vectors, queries, _ = data
+    index, params = store.build(vectors, legacy["type"])
+    store.save(index, tmp_path / "x.faiss")
+    assert store.search_parameters(legacy) == ({knob: value} if knob else {})
+    old = store.load(tmp_path / "x.faiss", legacy)
+    new = store.load(tmp_path / "x.faiss", {**params, "search": {knob: value}} if knob else params)
+    if knob:
+        assert (old.hnsw.efSearch if knob == "efSearch" else old.nprobe) == value
+    for got, expected in zip(store.search(old, queries, 10), store.search(new, queries, 10)):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_an_unknown_store_type_in_a_manifest_is_refused(data, tmp_path):
+    from retrieval_tagger.errors import IndexFormatError
+
+    vectors, _, _ = data
+    index, _ = store.build(vectors[:50], "flat")
+    store.save(index, tmp_path / "x.faiss")
+    with pytest.raises(IndexFormatError, match="unknown store type 'annoy'.*rebuild"):
+        store.load(tmp_path / "x.faiss", {"type": "annoy"})
 
 
 def test_flat_search_is_exact_inner_product(data):
     vectors, queries, _ = data
     index, params = store.build(vectors[:100], "flat")
-    assert params == {"type": "flat"}
     sims, rows = store.search(index, queries[:5], 3)
     brute = queries[:5] @ vectors[:100].T
     np.testing.assert_array_equal(rows, np.argsort(-brute, axis=1)[:, :3])
@@ -81,7 +153,7 @@ def test_search_of_an_empty_store(data):
 def test_ivf_on_a_handful_of_vectors(data, kind):
     vectors, _, _ = data
     index, params = store.build(vectors[:10], kind)
-    assert params["nlist"] == 1
+    assert params["factory"].startswith("IVF1,")
     _, rows = store.search(index, vectors[:10], 1)
     assert list(rows[:, 0]) == list(range(10))
 
@@ -118,21 +190,48 @@ def test_choose_type():
         store.choose_type(10, "annoy")
 
 
-def test_exact_torch_search_matches_faiss_flat():
+def test_exact_numpy_search_matches_faiss_flat():
     rng = np.random.default_rng(3)
     base = unit_rows(rng.standard_normal((3000, 48)).astype(np.float32))
     queries = unit_rows(rng.standard_normal((130, 48)).astype(np.float32))
     index, params = store.build(base, "flat")
     faiss_sims, faiss_rows = index.search(queries, 10)
-    exact = store.searcher(index, params, use_gpu=False)
+    exact = store.searcher(index, params)
     assert isinstance(exact, store.ExactSearch)
     sims, rows = store.search(exact, queries, 10)
     np.testing.assert_array_equal(rows, faiss_rows)
     np.testing.assert_allclose(sims, faiss_sims, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("width, k", [(5, 3), (100, 10), (1000, 7), (4099, 25), (4099, 1)])
+def test_top_k_equals_a_full_sort(width, k):
+    rng = np.random.default_rng(width)
+    sims = rng.standard_normal((40, width)).astype(np.float32)
+    # the best entries of some rows crowd into one strided group, or sit in the columns
+    # left over after the last whole group
+    sims[0, ::width // 32 or 1] += 10
+    sims[1, -(width % 32 or 1):] += 10
+    values, columns = store.top_k(sims, k)
+    expected = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(columns, expected)
+    np.testing.assert_array_equal(values, np.take_along_axis(sims, expected, axis=1))
+
+
+def test_exact_search_on_a_cpu_does_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    probe = ("import sys, numpy as np; from retrieval_tagger.index import store; "
+             "v = np.eye(8, dtype=np.float32); index, params = store.build(v, 'flat'); "
+             "s = store.searcher(index, params, 'cpu'); assert (store.search(s, v, 1)[1][:, 0] == np.arange(8)).all(); "
+             "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
-def test_half_precision_scan_with_float32_rescoring_is_exact(dtype):
+def test_half_precision_torch_scan_with_float32_rescoring_is_exact(dtype):
     import torch
 
     rng = np.random.default_rng(5)
@@ -142,7 +241,7 @@ def test_half_precision_scan_with_float32_rescoring_is_exact(dtype):
     queries = unit_rows(base[:100] + 0.05 * rng.standard_normal((100, 64)).astype(np.float32))
     index, _ = store.build(base, "flat")
     faiss_sims, faiss_rows = index.search(queries, 10)
-    exact = store.ExactSearch(index, "cpu", scan_dtype=getattr(torch, dtype))
+    exact = store.TorchExactSearch(index, "cpu", scan_dtype=getattr(torch, dtype))
     sims, rows = exact.search(queries, 10)
     np.testing.assert_array_equal(rows, faiss_rows)
     np.testing.assert_allclose(sims, faiss_sims, rtol=1e-5, atol=1e-5)
@@ -152,7 +251,7 @@ def test_exact_search_chunks_queries_and_handles_k_above_ntotal(monkeypatch):
     rng = np.random.default_rng(4)
     base = unit_rows(rng.standard_normal((5, 8)).astype(np.float32))
     index, params = store.build(base, "flat")
-    exact = store.searcher(index, params, use_gpu=False)
+    exact = store.searcher(index, params)
     monkeypatch.setattr(store.ExactSearch, "BLOCK", 10)  # two queries per block
     sims, rows = store.search(exact, base, 50)  # k is capped at the 5 vectors there are
     assert rows.shape == (5, 5) and (rows[:, 0] == np.arange(5)).all()

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-log = logging.getLogger(__name__)
+from retrieval_tagger import artifacts
+
+log = logging.getLogger("rtag.align")
 STATE = "checkpoint.json"
 WEIGHTS = "checkpoint.safetensors"
 BEST = "best.safetensors"
@@ -42,16 +43,9 @@ def advance(state: dict, metrics: dict, aligner) -> None:
         state["since_best"] += 1
 
 
-def _atomic_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _atomic_tensors(path: Path, tensors: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+def _save_tensors(path: Path, tensors: dict) -> None:
+    with artifacts.atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
 
 
 def save(work: Path, fingerprint: dict, state: dict, aligner, optimizer) -> None:
@@ -64,9 +58,9 @@ def save(work: Path, fingerprint: dict, state: dict, aligner, optimizer) -> None
                 tensors[f"optim.{index[id(p)]}.{key}"] = torch.as_tensor(value).detach().cpu()
     best = state.pop("_best_weights", None)
     if best is not None:
-        _atomic_tensors(work / BEST, best)
-    _atomic_tensors(work / WEIGHTS, tensors)
-    _atomic_json(work / STATE, {"fingerprint": fingerprint, "state": state, "trainable": names})
+        _save_tensors(work / BEST, best)
+    _save_tensors(work / WEIGHTS, tensors)
+    artifacts.write_json(work / STATE, {"fingerprint": fingerprint, "state": state, "trainable": names}, indent=1)
 
 
 def load(work: Path, fingerprint: dict, aligner, optimizer) -> dict | None:

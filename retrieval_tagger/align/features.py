@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from retrieval_tagger import artifacts
 from retrieval_tagger.align.towers import ImageTower, TextTower
-from retrieval_tagger.encoders.base import show_progress
+from retrieval_tagger.errors import AlignError
+from retrieval_tagger.progress import progress_bar
 
 CACHE_VERSION = 1
+CACHE = artifacts.Format("rtag-align-features", CACHE_VERSION, "an alignment feature cache", AlignError, "it is computed again")
 
 
 @dataclass
@@ -72,19 +73,11 @@ def text_features(model, tokenizer, texts: list[str], device: str, batch_size: i
     """Pre-projection features of the frozen text tower."""
     tower = TextTower(model)
     chunks = []
-    bar = None
-    if show_progress(len(texts), progress):
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(texts), desc="texts", unit="text")
-    with torch.inference_mode():
+    with progress_bar(len(texts), "texts", "text", progress) as bar, torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             tokens = tokenize(tokenizer, texts[start:start + batch_size]).to(device)
             chunks.append(tower.features(tokens).float().cpu().numpy())
-            if bar is not None:
-                bar.update(len(tokens))
-    if bar is not None:
-        bar.close()
+            bar.update(len(tokens))
     return np.concatenate(chunks)
 
 
@@ -93,22 +86,26 @@ def load_or_compute(built, pairs, data_hash: str, work: Path, device: str, text_
     """Features of every pair, from ``work``'s cache when it matches, else computed and cached."""
     key = cache_key(built.checksum, data_hash, built.size, text_cached)
     folder = work / f"features-{key}"
-    meta = folder / "cache.json"
     names = ["image", "colour", "ok"] + (["text"] if text_cached else [])
-    if meta.is_file() and all((folder / f"{n}.npy").is_file() for n in names):
-        arrays = {n: np.load(folder / f"{n}.npy") for n in names}
-        if all(len(a) == len(pairs) for a in arrays.values()):
-            return Features(arrays["image"], arrays["colour"], arrays["ok"], arrays.get("text"))
+    cached = _read_cache(folder, names, len(pairs))
+    if cached is not None:
+        return cached
     image, colour, ok = image_features(built, pairs.images, device, batch_size, progress)
     text = text_features(built.model.to(device), built.tokenizer, pairs.texts, device, progress=progress) if text_cached else None
-    tmp = work / f".features-{key}.tmp-{os.getpid()}"
-    tmp.mkdir(parents=True, exist_ok=True)
-    for name, array in zip(names, (image, colour, ok, text)):
-        np.save(tmp / f"{name}.npy", array)
-    (tmp / "cache.json").write_text(json.dumps({"version": CACHE_VERSION, "key": key, "pairs": len(pairs)}) + "\n")
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+    with artifacts.write_folder(folder) as tmp:
+        for name, array in zip(names, (image, colour, ok, text)):
+            np.save(tmp / f"{name}.npy", array)
+        artifacts.write_manifest(tmp, {**artifacts.header(CACHE), "key": key, "pairs": len(pairs)})
     return Features(image, colour, ok, text)
+
+
+def _read_cache(folder: Path, names: list[str], pairs: int) -> Features | None:
+    """The cached features in ``folder`` when it is complete and holds ``pairs`` rows of each."""
+    try:
+        manifest = artifacts.read_manifest(folder, CACHE, verify="size")
+    except AlignError:
+        return None  # absent, from another rtag, or damaged: computed again
+    if manifest.get("pairs") != pairs or any(f"{n}.npy" not in manifest["files"] for n in names):
+        return None
+    arrays = {n: np.load(folder / f"{n}.npy") for n in names}
+    return Features(arrays["image"], arrays["colour"], arrays["ok"], arrays.get("text"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval_tagger import artifacts
 from retrieval_tagger.catalog import CatalogReport, CatalogSpec, read_catalog
 from retrieval_tagger.errors import AlignError
 
@@ -32,7 +33,7 @@ class Pairs:
 
 def validation_mask(ids: list[str], fraction: float) -> np.ndarray:
     """Hold out about ``fraction`` of the pairs, chosen by a hash of the id (stable across runs)."""
-    buckets = np.asarray([int.from_bytes(hashlib.sha1(i.encode("utf-8")).digest()[:4], "big") % 10_000 for i in ids])
+    buckets = np.asarray([artifacts.hash_bucket(i, 10_000) for i in ids], dtype=np.int64)
     return buckets < int(round(fraction * 10_000))
 
 

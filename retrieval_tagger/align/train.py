@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from torch import nn
 
 from retrieval_tagger.align import checkpoint
 from retrieval_tagger.align.features import Features, load_or_compute, tokenize
+from retrieval_tagger.align.options import BASE, IMAGE_BATCH, AlignOptions
 from retrieval_tagger.align.pairs import Pairs, data_sha256, read_pairs
 from retrieval_tagger.align.recall import retrieval_recall
 from retrieval_tagger.align.towers import ImageTower, TextTower
@@ -28,54 +28,11 @@ from retrieval_tagger.catalog import CatalogSpec
 from retrieval_tagger.encoders import colour
 from retrieval_tagger.encoders.base import pick_device
 from retrieval_tagger.errors import AlignError
+from retrieval_tagger.progress import progress_bar
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("rtag.align")
 WORK = ".rtag-align"
 MAX_LOGIT_SCALE = math.log(100.0)
-
-
-@dataclass
-class AlignOptions:
-    """How ``rtag align`` trains. Unknown names are refused with the valid list."""
-
-    # defaults measured on the fashion catalog's validation pairs (benchmarks/align_recipes.py):
-    # 12 epochs of a cosine schedule beat 30-40 for zero-shot (longer runs learn titles'
-    # brand names, not the concepts tag names share); a frozen text projection keeps tag
-    # names where the text model put them (image-only articleType 0.62 vs 0.56)
-    epochs: int = 12
-    batch_size: int = 1024
-    lr: float = 1e-3
-    text_lr: float = 1e-5  # for unlocked text layers
-    # the colour head starts at zero and learns slowly at the heads' rate; 10x lifted
-    # image-only baseColour on the catalog's validation pairs from 0.440 to 0.482 (dev:
-    # 0.439 to 0.473) and left articleType as it was
-    colour_lr: float | None = 1e-2
-    weight_decay: float = 0.1
-    warmup_steps: int = 50
-    unlocked_text_layers: int = 0
-    text_projection: bool = False  # train the text projection too (False keeps the text space as it is)
-    image_head: str = "linear"  # rtag-lite's image projection: linear or mlp
-    colour: bool = True
-    val_fraction: float = 0.05
-    patience: int = 3
-    seed: int = 0
-
-    @classmethod
-    def from_kwargs(cls, **kwargs) -> "AlignOptions":
-        unknown = sorted(set(kwargs) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise AlignError(f"unknown align option(s) {', '.join(unknown)}; valid: {', '.join(sorted(cls.__dataclass_fields__))}")
-        opts = cls(**kwargs)
-        for name in ("epochs", "batch_size", "patience"):
-            if getattr(opts, name) < 1:
-                raise AlignError(f"{name} must be at least 1, got {getattr(opts, name)}")
-        if not 0 < opts.val_fraction < 0.5:
-            raise AlignError(f"val_fraction must be between 0 and 0.5, got {opts.val_fraction}")
-        if opts.image_head not in ("linear", "mlp"):
-            raise AlignError(f"image_head must be linear or mlp, got {opts.image_head!r}")
-        if opts.lr <= 0 or opts.text_lr <= 0 or opts.unlocked_text_layers < 0:
-            raise AlignError("lr and text_lr must be positive and unlocked_text_layers non-negative")
-        return opts
 
 
 def starting_model(base: str, opts: AlignOptions):
@@ -220,9 +177,9 @@ def _train_epoch(aligner: Aligner, optimizer, loss_fn, img, hists, text_input, e
     return float(np.mean(losses)), step
 
 
-def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = None, base: str = "rtag-lite",
+def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = None, base: str = BASE,
           options: AlignOptions | None = None, force: bool = False, restart: bool = False, device: str | None = None,
-          batch_size: int = 64, progress: bool | None = None, cache_dir: str | Path | None = None) -> dict:
+          batch_size: int = IMAGE_BATCH, progress: bool | None = None, cache_dir: str | Path | None = None) -> dict:
     """Train an aligned image-text model on ``catalog`` and write it to the folder ``output``.
 
     Returns the model folder's manifest. An interrupted run resumes from its last
@@ -269,11 +226,8 @@ def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = No
 
     state = None if restart else checkpoint.load(work, fingerprint, aligner, optimizer)
     state = state or checkpoint.fresh(_evaluate(aligner, img[val_rows], hists[val_rows], text_input[val_rows], val_texts))
-    bar = None
-    if progress if progress is not None else os.environ.get("RTAG_NO_PROGRESS") != "1":
-        from tqdm import tqdm
-
-        bar = tqdm(total=opts.epochs, initial=state["epoch"], desc="align", unit="epoch")
+    # every epoch takes long enough to be worth a bar (min_items=1)
+    bar = progress_bar(opts.epochs, "align", "epoch", progress, initial=state["epoch"], min_items=1)
     train_img, train_hists, train_text = img[train_rows], hists[train_rows], text_input[train_rows]
     while state["epoch"] < opts.epochs and state["since_best"] < opts.patience:
         epoch = state["epoch"]
@@ -284,11 +238,9 @@ def align(catalog: str | Path, output: str | Path, spec: CatalogSpec | None = No
                        temperature=round(1 / aligner.model.logit_scale.exp().item(), 5))
         checkpoint.advance(state, metrics, aligner)
         checkpoint.save(work, fingerprint, state, aligner, optimizer)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", r1=f"{metrics['mean_r1']:.3f}", r10=f"{metrics['mean_r10']:.3f}")
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}", r1=f"{metrics['mean_r1']:.3f}", r10=f"{metrics['mean_r10']:.3f}")
+    bar.close()
     checkpoint.restore_best(work, aligner)
     training = {
         "catalog": str(Path(catalog).resolve()),

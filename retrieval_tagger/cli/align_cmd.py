@@ -6,7 +6,10 @@ from pathlib import Path
 
 import typer
 
+from retrieval_tagger.align.options import BASE, IMAGE_BATCH, AlignOptions
 from retrieval_tagger.cli import common
+
+DEFAULTS = AlignOptions()
 
 
 def align(
@@ -15,20 +18,20 @@ def align(
     id_col: str = common.IdCol,
     text_cols: str = common.TextCols,
     image_col: str = common.ImageCol,
-    base: str = typer.Option("rtag-lite", "--base", help="Image model to start from: rtag-lite[@SIZE], ARCH:TAG, ARCH:/path/ckpt or a model folder."),
-    epochs: int = typer.Option(12, "--epochs", help="Epochs of the cosine learning-rate schedule; training stops earlier when validation recall stops improving."),
-    batch_size: int = typer.Option(1024, "--batch-size", help="Pairs per contrastive batch (more negatives help, to a point)."),
-    lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the projection heads."),
-    unlock_text_layers: int = typer.Option(0, "--unlock-text-layers", help="Also train this many top text-tower layers (slower; 0 keeps the tower frozen)."),
-    text_projection: bool = typer.Option(False, "--train-text-projection/--frozen-text-projection", help="Also train the text projection (by default the text space stays as the text model made it, so tag names keep their meaning)."),
-    image_head: str = typer.Option("linear", "--image-head", help="rtag-lite's image projection: linear or mlp."),
-    colour: bool = typer.Option(True, "--colour/--no-colour", help="Train a colour head on the photo's colour histogram."),
-    colour_lr: float = typer.Option(1e-2, "--colour-lr", help="Learning rate of the colour head."),
-    val_fraction: float = typer.Option(0.05, "--val-fraction", help="Share of pairs held out for validation recall."),
-    patience: int = typer.Option(3, "--patience", help="Stop after this many epochs without better validation recall."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; equal seeds give equal models."),
-    image_batch: int = typer.Option(64, "--image-batch", help="Images per batch when computing the frozen features."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+    base: str = typer.Option(BASE, "--base", help="Image model to start from: rtag-lite[@SIZE], ARCH:TAG, ARCH:/path/ckpt or a model folder."),
+    epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", help="Epochs of the cosine learning-rate schedule; training stops earlier when validation recall stops improving."),
+    batch_size: int = typer.Option(DEFAULTS.batch_size, "--batch-size", help="Pairs per contrastive batch (more negatives help, to a point)."),
+    lr: float = typer.Option(DEFAULTS.lr, "--lr", help="Learning rate of the projection heads."),
+    unlock_text_layers: int = typer.Option(DEFAULTS.unlocked_text_layers, "--unlock-text-layers", help="Also train this many top text-tower layers (slower; 0 keeps the tower frozen)."),
+    text_projection: bool = typer.Option(DEFAULTS.text_projection, "--train-text-projection/--frozen-text-projection", help="Also train the text projection (by default the text space stays as the text model made it, so tag names keep their meaning)."),
+    image_head: str = typer.Option(DEFAULTS.image_head, "--image-head", help="rtag-lite's image projection: linear or mlp."),
+    colour: bool = typer.Option(DEFAULTS.colour, "--colour/--no-colour", help="Train a colour head on the photo's colour histogram."),
+    colour_lr: float = typer.Option(DEFAULTS.colour_lr, "--colour-lr", help="Learning rate of the colour head."),
+    val_fraction: float = typer.Option(DEFAULTS.val_fraction, "--val-fraction", help="Share of pairs held out for validation recall."),
+    patience: int = typer.Option(DEFAULTS.patience, "--patience", help="Stop after this many epochs without better validation recall."),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Random seed; equal seeds give equal models."),
+    image_batch: int = typer.Option(IMAGE_BATCH, "--image-batch", help="Images per batch when computing the frozen features."),
+    device: str = common.Device,
     force: bool = typer.Option(False, "--force", help="Replace an existing model folder."),
     restart: bool = typer.Option(False, "--restart", help="Ignore the checkpoint of an interrupted run instead of resuming it."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Keep the frozen features here, to train variants without computing them again [default: in the model folder, removed when done]."),
@@ -40,7 +43,6 @@ def align(
     projection heads, a colour head and the temperature learn by CLIP's contrastive
     loss. Prints validation recall of the model before and after.
     """
-    from retrieval_tagger.align.train import AlignOptions
     from retrieval_tagger.align.train import align as run_align
 
     spec = common.catalog_spec(id_col, text_cols, image_col, None, None, strict)

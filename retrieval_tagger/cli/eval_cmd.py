@@ -8,27 +8,20 @@ from pathlib import Path
 import typer
 
 from retrieval_tagger.cli import common
-from retrieval_tagger.cli.tag_cmd import (
-    Diversity,
-    K,
-    Rerank,
-    Temperature,
-    Weights,
-    tag_options,
-)
+from retrieval_tagger.cli.tag_cmd import Weights, tag_options
 
 
 def evaluate_cmd(
     test_file: Path = typer.Argument(..., help="Labelled products, same format and columns as the catalog."),
-    index: str = typer.Option(..., "--index", "-i", help="Index name or folder."),
+    index: str = common.Index,
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     ks: str = typer.Option("1,3,5", "--ks", help="Cut-offs for P@k, R@k, F1@k, nDCG@k."),
     examples: int = typer.Option(0, "--examples", help="Also show this many products' tags next to the truth."),
-    k: int = K,
-    temperature: float = Temperature,
+    k: int = common.K,
+    temperature: float = common.Temperature,
     weights: str = Weights,
-    rerank: bool = Rerank,
-    diversity: float = Diversity,
+    rerank: bool = common.Rerank,
+    diversity: float = common.Diversity,
     side_by_side: bool = typer.Option(False, "--compare", help="One table of every method on the same products: most frequent value, text kNN voting, fused voting, reranked, reranked + MMR (at --diversity)."),
     exclude_self: bool = typer.Option(True, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
     id_col: str = common.IdCol,
@@ -36,7 +29,7 @@ def evaluate_cmd(
     image_col: str = common.ImageCol,
     tags_col: str = common.TagsCol,
     facet_cols: str = common.FacetCols,
-    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+    device: str = common.Device,
     text_backend: str = common.TextBackend,
     image_backend: str = common.ImageBackend,
 ) -> None:

@@ -21,25 +21,30 @@ def index(
     image_model: str = typer.Option(None, "--image-model", help="Image encoder: rtag-lite (default), rtag-lite@SIZE, ARCH:TAG, ARCH:/path/ckpt, an aligned model folder (rtag align), or none."),
     align: bool = typer.Option(False, "--align", help="First train an aligned image-text model on this catalog (as `rtag align` does, starting from --image-model) and keep it inside the index."),
     index_type: str = typer.Option("auto", "--index-type", help="auto (exact below 10k vectors, or 1M on a GPU; HNSW up to 2M; IVF with 8-bit codes above), flat, hnsw, ivf or ivf-sq8."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Images per encoder batch [default: 64 on a CPU, sized to the device on a GPU]."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+    image_batch: int = typer.Option(None, "--image-batch", help="Images per encoder batch [default: 64 on a CPU, sized to the device on a GPU]."),
+    # --batch-size was this option's name until 0.1; kept for one release, hidden, with a warning
+    batch_size: int = typer.Option(None, "--batch-size", hidden=True, help="Deprecated: use --image-batch."),
+    device: str = common.Device,
     text_backend: str = common.TextBackend,
     image_backend: str = common.ImageBackend,
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
     strict: bool = common.Strict,
 ) -> None:
     """Build an index of a tagged catalog: embeddings per modality, ids, tags, manifest."""
-    from retrieval_tagger.build import build_index
+    from retrieval_tagger.align.options import AlignOptions
+    from retrieval_tagger.build import BuildOptions, build_index
 
     spec = common.catalog_spec(id_col, text_cols, image_col, tags_col, facet_cols, strict)
     if not spec.tags_col and not spec.facet_cols:
         typer.echo("rtag: warning: no --tags-col or --facet-cols given: products carry no tags to vote with", err=True)
-    align_options = None
-    if align:
-        from retrieval_tagger.align.train import AlignOptions
-
-        align_options = AlignOptions()
-    man = build_index(catalog, name, spec, text_model, image_model, index_type, force, device, batch_size, align=align_options, text_backend=text_backend, image_backend=image_backend)
+    if batch_size is not None:
+        typer.echo("rtag: warning: `rtag index --batch-size` is now --image-batch; --batch-size goes in the next release", err=True)
+        image_batch = image_batch if image_batch is not None else batch_size
+    options = BuildOptions(
+        text_model=text_model, image_model=image_model, index_type=index_type, force=force, device=device, image_batch=image_batch,
+        align=AlignOptions() if align else None, text_backend=text_backend, image_backend=image_backend,
+    )
+    man = build_index(catalog, name, spec, options)
     counts, stores = man["counts"], man["stores"]
     typer.echo(f"catalog: {man['report']['summary']}", err=True)
     for example_kind, examples in man["report"].get("examples", {}).items():

@@ -6,6 +6,8 @@ import json
 
 import typer
 
+SHORT = {"temperature": "T"}  # parameter names as `rtag info` prints them
+
 
 def info(
     index: str = typer.Argument(..., help="Index name or folder."),
@@ -26,24 +28,40 @@ def info(
     ]
     for role, enc in man["encoders"].items():
         lines.append(f"{role} encoder: {enc['spec']} ({enc['dim']}-d, weights {enc['checksum'][:12]}…)")
-    for name, st in man["stores"].items():
-        params = ", ".join(f"{k}={v}" for k, v in st.items() if k not in ("file", "rows"))
-        lines.append(f"{name} store: {params}")
-    fusion = man.get("fusion", {})
-    fit = fusion.get("fit", {})
-    if fit.get("sample"):
-        knn = ", ".join(f"{name} k={p['k']} T={p['temperature']}" for name, p in fusion["knn"].items())
-        lines.append(f"fusion: fitted by leave-one-out on {fit['sample']} products (accuracy {fit['fused_accuracy']['default']:.4f}); {knn}")
-        for facet, weights in [("default", fusion["weights"]["default"]), *fusion["weights"]["facets"].items()]:
-            lines.append(f"  {facet:<18} " + " ".join(f"{name}={w:.1f}" for name, w in weights.items()))
-    elif fit:
-        lines.append(f"fusion: defaults ({fit.get('reason', 'not fitted')})")
+    lines += [_store_line(name, st) for name, st in man["stores"].items()]
+    lines += _fusion_lines(man.get("fusion"))
     lines.append(_reranker_line(location.resolve(index)))
     top = ", ".join(f"{t['tag']} ({t['count']})" for t in man["vocabulary"][:8])
     lines.append(f"top tags: {top}")
     if verify:
         lines.append(f"verified sha256 of {len(man.get('files', {}))} files: ok")
     typer.echo("\n".join(lines))
+
+
+def _fusion_lines(recorded: dict | None) -> list[str]:
+    """The fitted fusion: each signal's parameters, then its weights by default and per facet."""
+    from retrieval_tagger.signals.settings import FusionSettings
+
+    if not recorded:
+        return []
+    fusion = FusionSettings.from_json(recorded)
+    if not fusion.fit.sample:
+        return [f"fusion: defaults ({fusion.fit.reason or 'not fitted'})"]
+    params = ", ".join(f"{name} " + " ".join(f"{SHORT.get(key, key)}={value}" for key, value in p.items()) for name, p in fusion.params.items())
+    lines = [f"fusion: fitted by leave-one-out on {fusion.fit.sample} products (accuracy {fusion.fit.fused_accuracy['default']:.4f}); {params}"]
+    for facet, weights in [("default", fusion.weights.default), *fusion.weights.facets.items()]:
+        lines.append(f"  {facet:<18} " + " ".join(f"{name}={w:.1f}" for name, w in weights.items()))
+    return lines
+
+
+def _store_line(name: str, st: dict) -> str:
+    """One store: type, faiss factory string, vectors, then its build and search settings
+    (manifests written before factory strings keep those at the top level)."""
+    factory = f' (faiss "{st["factory"]}")' if "factory" in st else ""
+    known = ("type", "factory", "vectors", "file", "rows", "build", "search")
+    settings = {**st.get("build", {}), **st.get("search", {}), **{k: v for k, v in st.items() if k not in known}}
+    line = f"{name} store: {st['type']}{factory}, {st['vectors']} vectors"
+    return line + ("; " + ", ".join(f"{k}={v}" for k, v in settings.items()) if settings else "")
 
 
 def _reranker_line(folder) -> str:

@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[default: ...]" must print, not parse as markup
 )
 
 
@@ -30,7 +31,16 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more detail to stderr."),
 ) -> None:
+    configure_logging(verbose)
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Log to stderr as ``rtag: message``. The library logs to the ``rtag`` logger: notes
+    the user should see (an ONNX export, a backend fallback) at INFO, shown by default;
+    detail at DEBUG, shown with --verbose. Other libraries show warnings, or with
+    --verbose their INFO too."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="rtag: %(message)s", stream=sys.stderr)
+    logging.getLogger("rtag").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 from retrieval_tagger.cli import (  # noqa: E402

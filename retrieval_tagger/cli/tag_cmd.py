@@ -7,24 +7,15 @@ from pathlib import Path
 
 import typer
 
+from retrieval_tagger import tag_defaults
 from retrieval_tagger.cli import common
+from retrieval_tagger.signals import registry
 
-K = typer.Option(None, "-k", help="Neighbours per kNN signal [default: fitted by the index].")
-Temperature = typer.Option(None, "--temperature", help="Softmax temperature of neighbour votes [default: fitted by the index].")
 Weights = typer.Option(
     None,
     "--weights",
-    help="Fusion weights for every facet over the signals text, image, colour, names, mentions, e.g. text=0.6,image=0.3,mentions=0.1 "
+    help=f"Fusion weights for every facet over the signals {', '.join(registry.names())}, e.g. text=0.6,image=0.3,mentions=0.1 "
     "(signals left out get 0) [default: fitted per facet by the index].",
-)
-
-
-Rerank = typer.Option(True, "--rerank/--no-rerank", help="Use the index's trained reranker (rtag train-reranker) when it has one; --no-rerank ranks by fused votes.")
-Diversity = typer.Option(
-    None,
-    "--diversity",
-    help="MMR lambda in [0, 1]: 1 ranks tags by score alone; lower values prefer tags unlike those already chosen "
-    "(tag-name similarity blended with co-occurrence); the likeliest tag always comes first [default: 0.9, measured].",
 )
 
 
@@ -54,17 +45,17 @@ def tag_options(k, temperature, weights, **extra) -> dict:
 
 def tag(
     input_file: Path = typer.Argument(None, help="Products to tag: .csv, .tsv, .jsonl or .parquet."),
-    index: str = typer.Option(..., "--index", "-i", help="Index name or folder."),
+    index: str = common.Index,
     text: str = typer.Option(None, "--text", help="Tag one product from this text."),
     image: Path = typer.Option(None, "--image", help="Tag one product from this image (with or without --text)."),
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
-    top_n: int = typer.Option(10, "--top-n", help="At most this many tags per product."),
-    min_score: float = typer.Option(0.05, "--min-score", help="Leave out tags scoring below this. Scores are in [0, 1]; with a trained reranker they are calibrated probabilities, so 0.5 means at least 50% likely."),
-    rerank: bool = Rerank,
-    diversity: float = Diversity,
-    k: int = K,
-    temperature: float = Temperature,
+    top_n: int = typer.Option(tag_defaults.TOP_N, "--top-n", help="At most this many tags per product."),
+    min_score: float = typer.Option(tag_defaults.MIN_SCORE, "--min-score", help="Leave out tags scoring below this. Scores are in [0, 1]; with a trained reranker they are calibrated probabilities, so 0.5 means at least 50% likely."),
+    rerank: bool = common.Rerank,
+    diversity: float = common.Diversity,
+    k: int = common.K,
+    temperature: float = common.Temperature,
     weights: str = Weights,
     all_values: bool = typer.Option(False, "--all-values", help="Let several values of one facet through (facets are exclusive by default)."),
     exclude_self: bool = typer.Option(False, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
@@ -74,12 +65,13 @@ def tag(
     id_col: str = common.IdCol,
     text_cols: str = common.TextCols,
     image_col: str = common.ImageCol,
-    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+    device: str = common.Device,
     text_backend: str = common.TextBackend,
     image_backend: str = common.ImageBackend,
 ) -> None:
     """Tag products by voting over their nearest tagged catalog products, or against a
     stored vocabulary by tag names (zero-shot) blended with votes (--vocab)."""
+    from retrieval_tagger import artifacts
     from retrieval_tagger.catalog import read_catalog, spec_from_manifest
     from retrieval_tagger.errors import RtagError
     from retrieval_tagger.output import write_results
@@ -106,10 +98,8 @@ def tag(
     if output is None:
         write_results(results, sys.stdout, fmt)
         return
-    tmp = output.with_name(output.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
+    with artifacts.atomic_path(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
         count = write_results(results, fh, fmt)
-    tmp.replace(output)
     failed = sum(1 for r in results if r.error)
     typer.echo(f"wrote {count} products to {output} ({failed} could not be tagged)", err=True)
 

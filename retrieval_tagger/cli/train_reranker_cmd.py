@@ -6,13 +6,15 @@ from pathlib import Path
 
 import typer
 
+from retrieval_tagger.cli import common
+
 
 def train_reranker(
-    index: str = typer.Option(..., "--index", "-i", help="Index name or folder."),
+    index: str = common.Index,
     catalog: Path = typer.Option(None, "--catalog", help="The catalog the index was built from [default: the path its manifest records]; its texts feed the mentions signal."),
     labelled: Path = typer.Option(None, "--labelled", help="Train on this labelled file (same columns as the catalog) instead of the catalog by leave-one-out."),
     sample: int = typer.Option(None, "--sample", help="Train on at most this many catalog products (chosen by a hash of the id) [default: all]."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda, for encoding a --labelled file [default: cuda when available]."),
+    device: str = common.Device,
 ) -> None:
     """Train the reranker (gradient-boosted trees, calibrated to probabilities) and save it in the index.
 

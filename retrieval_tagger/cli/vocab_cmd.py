@@ -6,21 +6,22 @@ from pathlib import Path
 
 import typer
 
+from retrieval_tagger.cli import common
+
 vocab_app = typer.Typer(help="Store tag vocabularies (lists, facet:value lines, CSV, taxonomies) in an index for `rtag tag --vocab`.",
                         no_args_is_help=True)
-IndexOpt = typer.Option(..., "--index", "-i", help="Index name or folder.")
 
 
 @vocab_app.command("add")
 def add(
     vocab_file: Path = typer.Argument(..., help="A tag list (.txt: one tag or facet:value per line), a CSV (tag[,facet,description,synonyms]), "
                                                 "or a taxonomy (.txt: 'A > B > C' paths, optional '123 - ' ids; or CSV id,name,parent)."),
-    index: str = IndexOpt,
+    index: str = common.Index,
     name: str = typer.Option(None, "--name", "-n", help="Name to store it under [default: the file's name]."),
     fmt: str = typer.Option("auto", "--format", help="auto, list, csv, taxonomy or taxonomy-csv."),
     templates: str = typer.Option(None, "--templates", help="Prompt templates separated by ';', each with {} for the tag name [default: a measured ensemble]."),
     force: bool = typer.Option(False, "--force", help="Replace a stored vocabulary of that name."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available]."),
+    device: str = common.Device,
 ) -> None:
     """Embed and calibrate a vocabulary's tags, and store them in the index."""
     from retrieval_tagger.pipeline import Tagger
@@ -36,7 +37,7 @@ def add(
 
 
 @vocab_app.command("list")
-def list_(index: str = IndexOpt) -> None:
+def list_(index: str = common.Index) -> None:
     """List the vocabularies stored in an index."""
     from retrieval_tagger.index import location
     from retrieval_tagger.vocab.stored import list_vocabs
@@ -53,7 +54,7 @@ def list_(index: str = IndexOpt) -> None:
 
 
 @vocab_app.command("remove")
-def remove(name: str = typer.Argument(..., help="Vocabulary name."), index: str = IndexOpt) -> None:
+def remove(name: str = typer.Argument(..., help="Vocabulary name."), index: str = common.Index) -> None:
     """Remove a stored vocabulary."""
     from retrieval_tagger.index import location
     from retrieval_tagger.vocab.stored import remove_vocab

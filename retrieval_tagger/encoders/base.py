@@ -1,18 +1,48 @@
-"""Shared helpers of the encoders: device choice, batching and normalisation."""
+"""Shared helpers of the encoders: device choice, batching and normalisation.
+
+Nothing here imports torch: the ONNX query path runs without it, and the device is
+resolved once (:func:`pick_device`) by whoever loads the encoders, then handed down.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 
 import numpy as np
-import torch
 
 
 def pick_device(device: str | None = None) -> str:
-    """``device`` if given, else CUDA when available, else CPU."""
+    """``device`` if given, else CUDA when available, else CPU.
+
+    torch is asked only where a GPU may exist: without an NVIDIA (or ROCm) driver, or with
+    every device hidden by CUDA_VISIBLE_DEVICES, the answer is the CPU without importing it.
+    """
     if device:
         return device
+    return _default_device()
+
+
+@functools.lru_cache(maxsize=1)
+def _default_device() -> str:
+    if not gpu_possible():
+        return "cpu"
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def gpu_possible() -> bool:
+    """False when this process certainly sees no GPU (no driver, or every device hidden),
+    which is known without importing torch; True when only torch can tell."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    # CUDA stops reading the list at its first invalid entry: "" and "-1" hide every device
+    if visible is not None and (not visible.strip() or visible.split(",")[0].strip().startswith("-")):
+        return False
+    if sys.platform.startswith("linux"):
+        return any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd"))
+    return True
 
 
 def on_gpu(device: str) -> bool:
@@ -30,6 +60,15 @@ def cpu_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def cpu_threads() -> int:
+    """Intra-op threads for CPU inference: OMP_NUM_THREADS when set (which torch follows
+    too), else 0, which lets ONNX Runtime use one thread per physical core, as torch does."""
+    try:
+        return max(0, int(os.environ.get("OMP_NUM_THREADS", "0")))
+    except ValueError:
+        return 0
 
 
 def text_batch_size(device: str) -> int:

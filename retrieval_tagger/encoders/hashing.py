@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from retrieval_tagger.encoders.base import l2_normalise
+from retrieval_tagger.errors import EncoderError
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 
@@ -24,6 +25,17 @@ class HashingTextEncoder:
         self.dim = int(dim)
         self.spec = f"hash:{self.dim}"
         self.checksum = hashlib.sha256(self.spec.encode()).hexdigest()
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "HashingTextEncoder":
+        """The encoder ``hash:DIM`` names."""
+        try:
+            dim = int(spec.split(":", 1)[1])
+        except ValueError as exc:
+            raise EncoderError(f"text spec {spec!r}: expected hash:DIM with an integer DIM, e.g. hash:256") from exc
+        if dim < 8:
+            raise EncoderError(f"text spec {spec!r}: DIM must be at least 8")
+        return cls(dim)
 
     def _features(self, text: str) -> list[str]:
         words = _WORD_RE.findall(text.lower())

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 
-from retrieval_tagger import __version__
+from retrieval_tagger import artifacts
 from retrieval_tagger.errors import AlignError, ModelFolderError
-from retrieval_tagger.index.manifest import file_problem, sha256_file
 
 FORMAT = "rtag-aligned-model"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+MODEL = artifacts.Format(FORMAT, FORMAT_VERSION, "an aligned model", ModelFolderError, "train it again with `rtag align ... --force`")
 CONFIG = "open_clip_config.json"
 WEIGHTS = "open_clip_model.safetensors"
 COLOUR = "colour_head.safetensors"
@@ -35,7 +32,7 @@ TEXT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special
 
 
 def is_model_dir(path: str | Path) -> bool:
-    return (Path(path) / MANIFEST).is_file() and (Path(path) / CONFIG).is_file()
+    return (Path(path) / artifacts.MANIFEST).is_file() and (Path(path) / CONFIG).is_file()
 
 
 def check_writable(out: Path, force: bool) -> None:
@@ -44,7 +41,7 @@ def check_writable(out: Path, force: bool) -> None:
         return
     if not out.is_dir():
         raise AlignError(f"{out} exists and is not a folder: choose another --output")
-    if (out / MANIFEST).is_file():
+    if (out / artifacts.MANIFEST).is_file():
         if not force:
             raise AlignError(f"an aligned model already exists at {out}: pass --force to replace it")
         return
@@ -63,107 +60,62 @@ def _portable_config(config: dict) -> dict:
     return cfg
 
 
-def _record(folder: Path) -> dict:
-    return {
-        str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != MANIFEST and ".rtag-align" not in p.relative_to(folder).parts
-    }
-
-
 def save_model_dir(out: Path, built, model, colour_weight, base: str, training: dict) -> dict:
-    """Write the model folder; files are written to temporary names and renamed, the
-    manifest last, so a folder with a manifest is always complete."""
+    """Write the model folder atomically (artifacts.write_folder): it replaces ``out``,
+    work area included, only once complete."""
     from safetensors.torch import save_file
 
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / MANIFEST).is_file():
-        (out / MANIFEST).unlink()  # --force: the folder is incomplete until the new manifest lands
     text_cfg = built.config.get("text_cfg", {})
-    if "hf_model_name" in text_cfg:
-        source = Path(text_cfg["hf_model_name"])
-        if not source.is_dir():
-            raise AlignError(f"the text tower {source} is not a local folder; cannot copy its tokenizer into the model folder")
-        tmp_text = out / f".{TEXT_DIR}.tmp"
-        shutil.rmtree(tmp_text, ignore_errors=True)
-        tmp_text.mkdir()
-        for name in TEXT_FILES:
-            if (source / name).is_file():
-                shutil.copy2(source / name, tmp_text / name)
-        shutil.rmtree(out / TEXT_DIR, ignore_errors=True)
-        os.replace(tmp_text, out / TEXT_DIR)
-        tokenizer = {"kind": "hf", "path": TEXT_DIR, "context_length": text_cfg.get("context_length", 77)}
-    else:
-        tokenizer = {"kind": "open_clip", "name": built.tokenizer_name}
-    config = {"model_cfg": _portable_config(built.config),
-              "preprocess_cfg": {"size": built.size, "mean": list(built.mean), "std": list(built.std), "resize_mode": "pad_white"}}
-    _write_atomic(out / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _write_atomic(out / WEIGHTS, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
-    if colour_weight is not None:
-        _write_atomic(out / COLOUR, lambda p: save_file({"weight": colour_weight.contiguous()}, str(p)))
-    elif (out / COLOUR).exists():
-        (out / COLOUR).unlink()
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "rtag_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "base": {"spec": base, "checksum": built.checksum},
-        "tokenizer": tokenizer,
-        "colour_head": colour_weight is not None,
-        "training": training,
-        "versions": _library_versions(),
-    }
-    manifest["files"] = _record(out)
-    _write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"))
+    source = Path(text_cfg["hf_model_name"]) if "hf_model_name" in text_cfg else None
+    if source is not None and not source.is_dir():
+        raise AlignError(f"the text tower {source} is not a local folder; cannot copy its tokenizer into the model folder")
+    with artifacts.write_folder(out) as tmp:
+        if source is not None:
+            (tmp / TEXT_DIR).mkdir()
+            for name in TEXT_FILES:
+                if (source / name).is_file():
+                    shutil.copy2(source / name, tmp / TEXT_DIR / name)
+            tokenizer = {"kind": "hf", "path": TEXT_DIR, "context_length": text_cfg.get("context_length", 77)}
+        else:
+            tokenizer = {"kind": "open_clip", "name": built.tokenizer_name}
+        config = {"model_cfg": _portable_config(built.config),
+                  "preprocess_cfg": {"size": built.size, "mean": list(built.mean), "std": list(built.std), "resize_mode": "pad_white"}}
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        if colour_weight is not None:
+            save_file({"weight": colour_weight.contiguous()}, str(tmp / COLOUR))
+        manifest = {
+            **artifacts.header(MODEL, versions=_library_versions()),
+            "base": {"spec": base, "checksum": built.checksum},
+            "tokenizer": tokenizer,
+            "colour_head": colour_weight is not None,
+            "training": training,
+        }
+        artifacts.write_manifest(tmp, manifest, recursive=True)
     return manifest
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _library_versions() -> dict:
     import open_clip
     import torch
 
-    return {"rtag": __version__, "open_clip": open_clip.__version__, "torch": torch.__version__}
+    return {"open_clip": open_clip.__version__, "torch": torch.__version__}
 
 
 def read_model_manifest(folder: Path) -> dict:
     """Read and check an aligned model folder's manifest and every file it lists (size and sha256)."""
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise ModelFolderError(f"{folder} is not an aligned model folder (no {MANIFEST}); train one with `rtag align CATALOG --output {folder}`")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFolderError(f"{path} is corrupt ({exc}); train the model again with `rtag align ... --force`") from exc
-    if manifest.get("format") != FORMAT:
-        raise ModelFolderError(f"{folder} holds a {manifest.get('format')!r} manifest, not an aligned model")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ModelFolderError(
-            f"aligned model {folder} has format version {manifest.get('format_version')}, this rtag {__version__} reads "
-            f"version {FORMAT_VERSION}: train it again with `rtag align ... --force`"
-        )
-    for name, info in manifest.get("files", {}).items():
-        problem = file_problem(folder / name, info, "sha256")
-        if problem == "missing":
-            raise ModelFolderError(f"aligned model {folder} is missing {name}; train it again with `rtag align ... --force`")
-        if problem:
-            raise ModelFolderError(f"aligned model {folder}: {name} does not match its manifest (corrupt or changed); train it again with `rtag align ... --force`")
-    return manifest
+    if not (folder / artifacts.MANIFEST).is_file():
+        raise ModelFolderError(f"{folder} is not an aligned model folder (no {artifacts.MANIFEST}); train one with `rtag align CATALOG --output {folder}`")
+    return artifacts.read_manifest(folder, MODEL, verify="sha256")
 
 
 def load_model_dir(folder: str | Path):
-    """Load an aligned model folder as a ``registry.ClipModel``."""
+    """Load an aligned model folder as a ``clip_models.ClipModel``."""
     import open_clip
     from safetensors.torch import load_file
 
-    from retrieval_tagger.encoders.registry import ClipModel, _register_configs
+    from retrieval_tagger.encoders.clip_models import ClipModel, register_configs
 
     folder = Path(folder).resolve()
     manifest = read_model_manifest(folder)
@@ -196,7 +148,7 @@ def load_model_dir(folder: str | Path):
 
         tokenizer, tokenizer_name = HFTokenizer(str(folder / TEXT_DIR), context_length=tok.get("context_length", 77)), None
     else:
-        _register_configs()
+        register_configs()
         tokenizer, tokenizer_name = open_clip.get_tokenizer(tok["name"]), tok["name"]
     pre = config["preprocess_cfg"]
     checksum = manifest["files"][WEIGHTS]["sha256"]

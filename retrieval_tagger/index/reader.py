@@ -34,7 +34,10 @@ class OpenIndex:
     vocab_vectors: dict[str, np.ndarray]
 
 
-def open_index(name_or_path: str | Path, verify: str = "size", use_gpu: bool = True) -> OpenIndex:
+def open_index(name_or_path: str | Path, verify: str = "size", device: str = "cpu") -> OpenIndex:
+    """Open an index folder: its manifest checked (``verify``: see manifest.read_manifest)
+    and its stores ready to search on ``device`` (exact stores run on a GPU only when
+    ``device`` names one)."""
     folder = location.resolve(name_or_path)
     man = manifest.read_manifest(folder, verify=verify)
     ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
@@ -45,7 +48,7 @@ def open_index(name_or_path: str | Path, verify: str = "size", use_gpu: bool = T
         (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(ids), len(vocab))
     )
     modalities = {
-        name: Modality(store.load(folder / info["file"], info, use_gpu), np.load(folder / info["rows"]))
+        name: Modality(store.load(folder / info["file"], info, device), np.load(folder / info["rows"]))
         for name, info in man["stores"].items()
     }
     vocab_vectors = {space: np.load(folder / f"vocab_{space}.npy") for space in man.get("vocab_spaces", [])}

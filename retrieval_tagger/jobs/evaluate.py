@@ -16,6 +16,7 @@ from retrieval_tagger.metrics import (
 )
 from retrieval_tagger.pipeline import TagOptions
 from retrieval_tagger.signals.fuse import column_weights, select
+from retrieval_tagger.signals.settings import FusionWeights
 from retrieval_tagger.tags import split_facet
 
 
@@ -93,7 +94,7 @@ def compare(tagger, products, ks=DEFAULT_KS, diversity: float | None = None, **o
     vocab = tagger.index.vocab
     top_n = max(*ks, len(vocab.facets), 10)
     similarity = tagger.tag_similarity()
-    text_only = column_weights({"text": 1.0}, vocab, ["text"])
+    text_only = column_weights(FusionWeights({"text": 1.0}), vocab, ["text"])
     prior = np.asarray(vocab.counts, dtype=np.float32) / max(len(tagger.index.ids), 1)
     picks: dict[str, list] = {"most frequent value": [], "text kNN voting": [], "voting (fused)": []}
     if tagger.reranker is not None:

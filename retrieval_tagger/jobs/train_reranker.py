@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from retrieval_tagger.artifacts import sha256_file
 from retrieval_tagger.catalog import read_catalog, spec_from_manifest
-from retrieval_tagger.encoders.base import show_progress
+from retrieval_tagger.encoders.base import pick_device
 from retrieval_tagger.errors import RerankerError
-from retrieval_tagger.index.manifest import sha256_file
 from retrieval_tagger.index.reader import open_index
 from retrieval_tagger.pipeline import Tagger
+from retrieval_tagger.progress import progress_bar
 from retrieval_tagger.rerank import features, model, report
 from retrieval_tagger.rerank.training import (
     MIN_QUERIES,
@@ -72,21 +73,14 @@ def train_index(index_name, catalog=None, labelled=None, sample: int | None = No
         products = [p for p in products if p.tags and not p.problem]
         total = len(products)
     else:
-        index = open_index(index_name)
+        index = open_index(index_name, device=pick_device(device))
         total = min(sample or len(index.ids), len(index.ids))
     names = model.expected_features(index)
-    bar = None
-    if show_progress(total, progress):
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, desc="examples", unit="product")
-    tick = bar.update if bar is not None else None
-    if tagger is not None:
-        examples = from_tagger(tagger, products, names, tick)
-    else:
-        examples = leave_one_out(index, _catalog_texts(index, catalog), names, sample, tick)
-    if bar is not None:
-        bar.close()
+    with progress_bar(total, "examples", "product", progress) as bar:
+        if tagger is not None:
+            examples = from_tagger(tagger, products, names, bar.update)
+        else:
+            examples = leave_one_out(index, _catalog_texts(index, catalog), names, sample, bar.update)
     reranker, info = model.train(examples, names, signals_of(index), index)
     info["source"] = str(labelled) if labelled is not None else "leave-one-out on the catalog"
     info["features"] = names

@@ -10,22 +10,6 @@ import numpy as np
 from retrieval_tagger.errors import RerankerError
 
 
-def _pool_adjacent_violators(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Blocks of the non-decreasing least-squares fit to ``y`` (already sorted by x):
-    each block's first position, mean and weight."""
-    starts, means, weights = [], [], []
-    for i in range(len(y)):
-        starts.append(i)
-        means.append(float(y[i]))
-        weights.append(float(w[i]))
-        while len(means) > 1 and means[-2] >= means[-1]:
-            total = weights[-2] + weights[-1]
-            means[-2] = (means[-2] * weights[-2] + means[-1] * weights[-1]) / total
-            weights[-2] = total
-            del starts[-1], means[-1], weights[-1]
-    return np.asarray(starts), np.asarray(means), np.asarray(weights)
-
-
 @dataclass
 class Calibrator:
     """A monotone map from raw reranker scores to probabilities: linear between knots.
@@ -56,6 +40,9 @@ def fit_isotonic(raw: np.ndarray, labels: np.ndarray, bins: int = 1000) -> Calib
     The scores are first grouped into ``bins`` quantile bins (a million held-out pairs
     become a thousand points), which keeps the fit fast and its knots few.
     """
+    # imported here: only training fits, the query path never does
+    from scipy.optimize import isotonic_regression
+
     raw = np.asarray(raw, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.float64)
     if len(raw) == 0 or labels.min() == labels.max():
@@ -65,9 +52,11 @@ def fit_isotonic(raw: np.ndarray, labels: np.ndarray, bins: int = 1000) -> Calib
     sums_x = np.add.reduceat(raw[order], edges[:-1])
     sums_y = np.add.reduceat(labels[order], edges[:-1])
     counts = np.diff(edges).astype(np.float64)
-    starts, means, weights = _pool_adjacent_violators(sums_y / counts, counts)
+    # pool adjacent violators; blocks of equal fitted value are pooled too, so knots are strictly increasing
+    fit = isotonic_regression(sums_y / counts, weights=counts)
+    starts = fit.blocks[:-1]
     x_block = np.add.reduceat(sums_x, starts) / np.add.reduceat(counts, starts)
-    return Calibrator(x_block, means)
+    return Calibrator(x_block, fit.x[starts])
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:

@@ -2,7 +2,9 @@
 with array operations: every array here is (products x candidates) or smaller.
 
 The feature list depends only on which signals an index has (:func:`feature_names`), so
-a saved reranker can check that it is given the features it was trained on.
+a saved reranker can check that it is given the features it was trained on. Each signal
+gives its own features (``Signal.features``), in the registry's order; the features of
+the fused scores and of the tags themselves follow.
 """
 
 from __future__ import annotations
@@ -13,28 +15,26 @@ import numpy as np
 
 from retrieval_tagger.cooccurrence import Cooccurrence
 from retrieval_tagger.rerank.shortlist import shortlist
-from retrieval_tagger.signals.compute import KNN_SIGNALS, Signals
+from retrieval_tagger.signals import registry
+from retrieval_tagger.signals.base import Candidates
+from retrieval_tagger.signals.compute import Signals
 from retrieval_tagger.tags import tag_groups
 
 CANDIDATES_PER_SIGNAL = 20
 CANDIDATES_PER_GROUP = 3
 FREE_CONTEXT = 3  # a free-tag vocabulary contributes its top 3 tags to the context
 CATEGORICAL = ("facet",)
+# after the signals' own features: those of the fused scores and of the tags themselves
+OWN = ["fused", "fused_rank", "fused_margin", "log_prior", "facet", "group_size", "pmi_mean", "pmi_min"]
 
 
-def feature_names(signals: list[str], image_names: bool) -> list[str]:
-    """The features computed for an index with these signals (and image-space tag vectors)."""
+def feature_names(index, signals: list[str] | None = None) -> list[str]:
+    """The features computed for ``index``: those of each of its ``signals`` (default:
+    every signal it has), then :data:`OWN`."""
     names = []
-    for s in KNN_SIGNALS:
-        if s in signals:
-            names += [f"{s}_vote", f"{s}_rank", f"{s}_voters", f"{s}_best_sim", f"{s}_top_sim"]
-    if "names" in signals:
-        names += ["names_score", "names_rank", "name_sim"]
-    if image_names:
-        names.append("image_name_sim")
-    if "mentions" in signals:
-        names.append("mentions")
-    return names + ["fused", "fused_rank", "fused_margin", "log_prior", "facet", "group_size", "pmi_mean", "pmi_min"]
+    for name in registry.signals_of(index) if signals is None else signals:
+        names += registry.get(name).feature_names(index)
+    return names + OWN
 
 
 @dataclass
@@ -69,39 +69,6 @@ class TagTable:
         return cls(group_of, size, groups, free_group, Cooccurrence.from_product_tags(index.product_tags), index.product_tags)
 
 
-def _ranks(values: np.ndarray, same_group: np.ndarray) -> np.ndarray:
-    """Each candidate's rank (0 = best) among the real candidates of its group."""
-    return (same_group & (values[:, None, :] > values[:, :, None])).sum(axis=2).astype(np.float32)
-
-
-def _neighbour_stats(neighbours: tuple[np.ndarray, np.ndarray], product_tags, position: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per candidate: the share of the product's neighbours tagged with it, and the best
-    similarity among them (NaN when none is).
-
-    ``position[q, tag]`` is the tag's place in q's candidate list, or -1.
-    """
-    sims, rows = neighbours
-    n, k = rows.shape
-    q, j = np.nonzero(rows >= 0)
-    r = rows[q, j]
-    per = np.diff(product_tags.indptr)[r]
-    starts = product_tags.indptr[r]
-    # every (query, neighbour, tag) triple, as flat arrays
-    q_t = np.repeat(q, per)
-    j_t = np.repeat(j, per)
-    offsets = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
-    tags = product_tags.indices[np.repeat(starts, per) + offsets]
-    c = position[q_t, tags]
-    hit = c >= 0
-    flat = q_t[hit] * size + c[hit]
-    voters = np.bincount(flat, minlength=n * size).reshape(n, size).astype(np.float32) / max(k, 1)
-    best = np.full(n * size, -np.inf, dtype=np.float32)
-    np.maximum.at(best, flat, sims[q_t[hit], j_t[hit]])
-    best = np.where(np.isfinite(best), best, np.nan).reshape(n, size)
-    top = np.where(rows[:, :1] >= 0, sims[:, :1], np.nan) if k else np.full((n, 1), np.nan, np.float32)
-    return voters, np.broadcast_to(top, (n, size)), best
-
-
 @dataclass
 class Batch:
     """Candidates of a batch and their features: ``x`` is (n x C x features)."""
@@ -121,36 +88,22 @@ def build(found: Signals, fused: np.ndarray, table: TagTable, index, names: list
     neighbours; see :func:`_statistics` for the tag statistics they get.
     """
     n = fused.shape[0]
-    knn_scores = [found.scores[s] for s in ("text", "image", "names") if s in found.scores]
-    cand, valid = shortlist(knn_scores, table.groups, fused, CANDIDATES_PER_SIGNAL, CANDIDATES_PER_GROUP)
+    shortlisted = [found.scores[s.name] for s in registry.signals() if s.shortlists and s.name in found.scores]
+    cand, valid = shortlist(shortlisted, table.groups, fused, CANDIDATES_PER_SIGNAL, CANDIDATES_PER_GROUP)
     size = cand.shape[1]
     rows = np.arange(n)[:, None]
     group = table.group_of[cand]
     same_group = (group[:, :, None] == group[:, None, :]) & valid[:, None, :]
     position = np.full(fused.shape, -1, dtype=np.int64)
     position[rows, cand] = np.where(valid, np.arange(size)[None, :], -1)
-
-    def gather(matrix: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(matrix, cand, axis=1)
+    candidates = Candidates(cand, valid, same_group, position, index.product_tags)
 
     feats: dict[str, np.ndarray] = {}
-    for s in KNN_SIGNALS:
-        if f"{s}_vote" not in names:
-            continue
-        votes = gather(found.scores[s])
-        feats[f"{s}_vote"], feats[f"{s}_rank"] = votes, _ranks(votes, same_group)
-        nb = found.neighbours[s]
-        feats[f"{s}_voters"], feats[f"{s}_top_sim"], feats[f"{s}_best_sim"] = _neighbour_stats(nb, index.product_tags, position, size)
-    if "names_score" in names:
-        zs = gather(found.scores["names"])
-        feats["names_score"], feats["names_rank"] = zs, _ranks(zs, same_group)
-        feats["name_sim"] = gather(found.name_sims) if found.name_sims is not None else np.full((n, size), np.nan, np.float32)
-    if "image_name_sim" in names:
-        feats["image_name_sim"] = gather(found.image_name_sims) if found.image_name_sims is not None else np.full((n, size), np.nan, np.float32)
-    if "mentions" in names:
-        feats["mentions"] = gather(found.scores["mentions"])
-    f = gather(fused)
-    feats["fused"], feats["fused_rank"] = f, _ranks(f, same_group)
+    for signal in registry.signals():
+        if signal.name in found.scores:
+            feats.update(signal.features(found, candidates))
+    f = candidates.gather(fused)
+    feats["fused"], feats["fused_rank"] = f, candidates.ranks(f)
     others = np.where(same_group & ~np.eye(size, dtype=bool)[None], f[:, None, :], -np.inf).max(axis=2)
     feats["fused_margin"] = f - np.where(np.isfinite(others), others, 0.0)
     feats["facet"] = group.astype(np.float32)

@@ -9,21 +9,21 @@ are stored in LightGBM's own text format, never pickled.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from retrieval_tagger import artifacts
 from retrieval_tagger.errors import RerankerError
-from retrieval_tagger.index import manifest as index_manifest
 from retrieval_tagger.rerank import features
 from retrieval_tagger.rerank.calibrate import Calibrator
-from retrieval_tagger.signals.compute import Signals, signals_of
+from retrieval_tagger.signals.compute import Signals
 
 FORMAT = "rtag-reranker"
 FORMAT_VERSION = 1
+RERANKER = artifacts.Format(FORMAT, FORMAT_VERSION, "a reranker", RerankerError, "retrain it with `rtag train-reranker`")
 FOLDER = "reranker"
 MODEL_FILE = "model.txt"
 PARAMS = {
@@ -64,13 +64,7 @@ def index_identity(index) -> dict:
 
 def expected_features(index) -> list[str]:
     """The features this rtag computes for ``index``."""
-    return features.feature_names(signals_of(index), _has_image_names(index))
-
-
-def _has_image_names(index) -> bool:
-    vectors = index.vocab_vectors.get("image")
-    encoder = index.manifest["encoders"].get("image")
-    return "image" in index.modalities and vectors is not None and encoder is not None and vectors.shape[1] == encoder["dim"]
+    return features.feature_names(index)
 
 
 @dataclass
@@ -142,22 +136,20 @@ def save(reranker: Reranker, index, training: dict) -> Path:
     lgb = _lightgbm()
     folder = Path(index.folder) / FOLDER
     folder.mkdir(exist_ok=True)
-    tmp = folder / (MODEL_FILE + ".tmp")
-    reranker.booster.save_model(str(tmp))
-    os.replace(tmp, folder / MODEL_FILE)
-    man = index_manifest.new_manifest(
-        lightgbm_version=lgb.__version__,
-        index=index_identity(index),
-        signals=reranker.signals,
-        features=reranker.features,
-        categorical=[n for n in features.CATEGORICAL if n in reranker.features],
-        candidates={"per_signal": features.CANDIDATES_PER_SIGNAL, "per_group": features.CANDIDATES_PER_GROUP},
-        calibration=reranker.calibrator.to_json(),
-        training=training,
-    )
-    man["format"], man["format_version"] = FORMAT, FORMAT_VERSION
-    man["files"] = {MODEL_FILE: {"bytes": (folder / MODEL_FILE).stat().st_size, "sha256": index_manifest.sha256_file(folder / MODEL_FILE)}}
-    index_manifest.write_manifest(folder, man)
+    with artifacts.atomic_path(folder / MODEL_FILE) as tmp:
+        reranker.booster.save_model(str(tmp))
+    man = {
+        **artifacts.header(RERANKER, versions={"lightgbm": lgb.__version__}),
+        "index": index_identity(index),
+        "signals": reranker.signals,
+        "features": reranker.features,
+        "categorical": [n for n in features.CATEGORICAL if n in reranker.features],
+        "candidates": {"per_signal": features.CANDIDATES_PER_SIGNAL, "per_group": features.CANDIDATES_PER_GROUP},
+        "calibration": reranker.calibrator.to_json(),
+        "training": training,
+        "files": {MODEL_FILE: artifacts.file_record(folder / MODEL_FILE)},
+    }
+    artifacts.write_json(folder / artifacts.MANIFEST, man)
     reranker.manifest = man
     return folder
 
@@ -169,20 +161,13 @@ def load(index) -> Reranker | None:
     the index, or expecting other features than this rtag computes for the index.
     """
     folder = Path(index.folder) / FOLDER
-    path = folder / index_manifest.MANIFEST
-    if not path.is_file():
+    if not (folder / artifacts.MANIFEST).is_file():
         return None
     retrain = f"retrain it with `rtag train-reranker --index {index.folder}` (or delete {folder})"
-    try:
-        man = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RerankerError(f"{path} is corrupt ({exc}); {retrain}") from exc
-    if man.get("format") != FORMAT or man.get("format_version") != FORMAT_VERSION:
-        raise RerankerError(f"{folder} holds a {man.get('format')!r} version {man.get('format_version')} reranker; this rtag reads {FORMAT!r} version {FORMAT_VERSION}: {retrain}")
+    man = artifacts.read_manifest(folder, RERANKER, verify="sha256", fix=retrain)
     model = folder / MODEL_FILE
-    recorded = man.get("files", {}).get(MODEL_FILE, {})
-    if not model.is_file() or index_manifest.sha256_file(model) != recorded.get("sha256"):
-        raise RerankerError(f"{model} is missing or does not match the sha256 in its manifest: {retrain}")
+    if MODEL_FILE not in man.get("files", {}):
+        raise RerankerError(f"the manifest in {folder} does not list {MODEL_FILE}: {retrain}")
     if man.get("index") != index_identity(index):
         raise RerankerError(f"the reranker in {folder} was trained on another build of this index (index created {man.get('index', {}).get('created')}, now {index.manifest.get('created')}): {retrain}")
     expected = expected_features(index)

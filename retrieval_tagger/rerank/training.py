@@ -9,19 +9,18 @@ separate labelled file can be used instead. Queries are split by a hash of their
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
+from retrieval_tagger import artifacts
 from retrieval_tagger.errors import RerankerError
 from retrieval_tagger.queries import CatalogQueries
 from retrieval_tagger.rerank import features
-from retrieval_tagger.signals.compute import Signals, compute, signals_of
-from retrieval_tagger.signals.fit import DEFAULT_FUSION
+from retrieval_tagger.signals.compute import Signals, compute, prepare
 from retrieval_tagger.signals.fuse import column_weights
-from retrieval_tagger.signals.mentions import MentionMatcher
+from retrieval_tagger.signals.registry import fusion_of, signals_of
 
 SPLITS = ("fit", "calibrate", "report")
 SPLIT_SHARES = (70, 85)  # hash buckets below 70: fit, below 85: calibrate, the rest: report
@@ -31,7 +30,7 @@ MIN_QUERIES = 30
 
 def split_of(product_id: str) -> int:
     """0 (fit), 1 (calibrate) or 2 (report), from a hash of the id."""
-    bucket = int(hashlib.sha1(("rerank:" + product_id).encode("utf-8")).hexdigest()[:8], 16) % 100
+    bucket = artifacts.hash_bucket(product_id, 100, salt="rerank:")
     return int(np.searchsorted(SPLIT_SHARES, bucket, side="right"))
 
 
@@ -71,23 +70,22 @@ def leave_one_out(index, product_texts: dict[str, str], names: list[str], sample
     """Examples from the index's own tagged products (up to ``sample`` of them, by id hash).
 
     ``product_texts`` maps product ids to their text (the index keeps vectors, not text;
-    the mentions signal needs the words).
+    signals that read words need it).
     """
     tagged = np.flatnonzero(np.diff(index.product_tags.indptr) > 0)
     if len(tagged) < MIN_QUERIES:
         raise RerankerError(f"index {index.folder} has {len(tagged)} tagged products; the reranker needs at least {MIN_QUERIES}")
-    keys = np.asarray([hashlib.sha1(index.ids[i].encode("utf-8")).digest()[:8] for i in tagged])
-    chosen = np.sort(tagged[np.argsort(keys, kind="stable")[:sample]]) if sample else tagged
-    fusion = index.manifest.get("fusion") or DEFAULT_FUSION
-    weights = column_weights(fusion["weights"], index.vocab, signals_of(index))
-    mentions = MentionMatcher(index.vocab)
+    chosen = tagged[artifacts.hash_sample([index.ids[i] for i in tagged], sample)] if sample else tagged
+    fusion = fusion_of(index.manifest)
+    weights = column_weights(fusion.weights, index.vocab, signals_of(index))
+    prepared = prepare(index)
     table = features.TagTable.from_index(index)
     catalog = CatalogQueries(index)
     parts, splits, truth_rows, offset = [], [], [], 0
     for start in range(0, len(chosen), BATCH):
         rows = chosen[start:start + BATCH]
         queries = catalog.batch(rows, [product_texts.get(index.ids[r], "") for r in rows])
-        found = compute(index, queries, set(signals_of(index)), fusion, mentions, similarities=True)
+        found = compute(index, queries, set(signals_of(index)), fusion, prepared, similarities=True)
         truth = index.product_tags[rows]
         x, y, q, c = batch_examples(found, found.fused(weights), truth.toarray() > 0, table, index, names, rows)
         parts.append((x, y, q + offset, c))

@@ -1,11 +1,12 @@
 """Fit how signals are combined, by leave-one-out on the catalog itself.
 
 Each sampled catalog product is tagged from its neighbours with itself left out, as a
-new product would be. On those predictions we pick, per kNN signal, the number of
-neighbours k and the vote temperature; for the zero-shot signal its temperature; and
-per facet the fusion weights of the signals (a grid over the weight simplex). No
-labels beyond the catalog's own tags are needed, and every catalog gets weights fitted
-to what its text and images actually say about each of its facets.
+new product would be. On those predictions each signal picks its own parameters
+(``Signal.fit``: for a kNN signal the number of neighbours k and the vote temperature,
+for the zero-shot signal its temperature), and per facet the fusion weights of the
+signals are chosen here (a grid over the weight simplex). No labels beyond the catalog's
+own tags are needed, and every catalog gets weights fitted to what its text and images
+actually say about each of its facets.
 """
 
 from __future__ import annotations
@@ -14,40 +15,57 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
-from retrieval_tagger.signals import fuse, knn
-from retrieval_tagger.signals import names as zeroshot
-from retrieval_tagger.tags import TagSet, tag_groups
+from retrieval_tagger.queries import Queries
+from retrieval_tagger.signals import fuse
+from retrieval_tagger.signals.settings import FitReport, FusionSettings, FusionWeights
 
-FIT_VERSION = 1
-GRID_K = (5, 10, 20, 40)
-GRID_T = (0.02, 0.05, 0.1, 1.0)
-GRID_NAMES_T = (0.01, 0.02, 0.05, 0.1)
 WEIGHT_STEPS = 10  # weights move in steps of 1/10
 MIN_GROUP_SAMPLES = 30  # a facet with fewer sampled examples keeps the default weights
 MIN_FIT_PRODUCTS = 50  # below this, defaults are used
 MAX_SAMPLE = 2000
 WIDE_GROUP = 256  # groups with more tags are fitted on each product's candidate tags
 CANDIDATES = 20  # per signal
-# Used when a catalog is too small to fit, and as the prior that breaks ties between
-# equally good weightings: a plain guess that leans on text neighbours (the strongest
-# single signal on the fashion benchmark), not a fitted result.
-DEFAULT_FUSION = {
-    "version": FIT_VERSION,
-    "knn": {"text": {"k": 20, "temperature": 0.05}, "image": {"k": 20, "temperature": 0.05}, "colour": {"k": 20, "temperature": 0.05}},
-    "names": {"temperature": 0.05},
-    "weights": {"default": {"text": 0.5, "image": 0.2, "colour": 0.1, "names": 0.1, "mentions": 0.1}, "facets": {}},
-}
 
 
 @dataclass
-class Neighbours:
-    """Leave-one-out neighbours of the sample in one modality (rows are product rows)."""
+class FitSample:
+    """The tagged catalog products the fusion is fitted on, each to be left out of its own
+    neighbours.
 
-    sims: np.ndarray
-    rows: np.ndarray
+    Every store's vectors are given for every sampled product: ``vectors[store]`` is
+    (sample x dim), and a product without that input holds a stand-in vector and is False
+    in ``has[store]`` (so every search runs on the same batch of queries whichever products
+    have the input). ``has["words"]`` marks the products with text.
+    """
+
+    rows: np.ndarray  # catalog rows
+    vectors: dict[str, np.ndarray]
+    has: dict[str, np.ndarray]
+    texts: list[str]  # "" for a product without text
+    truth: np.ndarray  # (sample x tags) the products' own tags
+    groups: list[np.ndarray]  # groups of competing tags (tags.tag_groups)
+
+    def queries(self) -> Queries:
+        """The sample as a query batch, each product left out of its own neighbours."""
+        text_at, image_at = np.flatnonzero(self.has["text"]), np.flatnonzero(self.has.get("image", np.zeros(0, bool)))
+
+        def at(store: str, rows: np.ndarray) -> np.ndarray | None:
+            return self.vectors[store][rows] if store in self.vectors else None
+
+        return Queries(len(self.rows), text_at, [self.texts[i] for i in text_at], at("text", text_at), image_at,
+                       at("image", image_at), at("colour", image_at), self_rows=self.rows)
+
+
+@dataclass
+class Fitted:
+    """One signal fitted on a sample: its parameters, the sample's (sample x tags) scores
+    under them, which products it scored, and its accuracy alone (:func:`micro_accuracy`)."""
+
+    params: dict
+    scores: np.ndarray
     present: np.ndarray
+    accuracy: float
 
 
 def top_hits(scores: np.ndarray, truth: np.ndarray) -> int:
@@ -70,18 +88,6 @@ def micro_accuracy(scores: np.ndarray, groups: list[np.ndarray], truth: np.ndarr
     return sum(h for h, _ in hits) / total if total else 0.0
 
 
-def fit_knn(nb: Neighbours, product_tags: sparse.csr_matrix, groups, truth) -> tuple[dict, np.ndarray, float]:
-    """Best (k, temperature) of one kNN signal, its votes and its accuracy."""
-    best = None
-    for k, temp in itertools.product(GRID_K, GRID_T):
-        k = min(k, nb.rows.shape[1])
-        votes = knn.vote(knn.neighbour_weights(nb.sims[:, :k], nb.rows[:, :k], temp), nb.rows[:, :k], product_tags)
-        acc = micro_accuracy(votes[nb.present], groups, truth[nb.present])
-        if best is None or acc > best[2]:
-            best = ({"k": int(k), "temperature": temp}, votes, acc)
-    return best
-
-
 def true_tag_nll(scores: np.ndarray, groups, truth: np.ndarray) -> float:
     """Mean negative log-probability of the true tags under per-group distributions."""
     total, count = 0.0, 0
@@ -91,22 +97,6 @@ def true_tag_nll(scores: np.ndarray, groups, truth: np.ndarray) -> float:
             total -= float(np.log(np.maximum(scores[:, cols][sub_truth], 1e-9)).sum())
             count += int(sub_truth.sum())
     return total / count if count else 0.0
-
-
-def fit_names(sims: np.ndarray, groups, truth) -> tuple[dict, np.ndarray, float]:
-    """Zero-shot temperature, scores and accuracy.
-
-    The softmax keeps the order of tags, so accuracy cannot choose the temperature;
-    the likelihood of the true tags (calibration) does.
-    """
-    best = None
-    for temp in GRID_NAMES_T:
-        scores = zeroshot.group_softmax(sims, groups, temp)
-        nll = true_tag_nll(scores, groups, truth)
-        if best is None or nll < best[2]:
-            best = ({"temperature": temp}, scores, nll)
-    params, scores, _ = best
-    return params, scores, micro_accuracy(scores, groups, truth)
 
 
 def simplex(names: list[str], steps: int = WEIGHT_STEPS) -> list[dict]:
@@ -139,15 +129,16 @@ def group_views(scores: dict, named_groups: dict[str, np.ndarray], truth: np.nda
     return views
 
 
-def fit_weights(scores: dict, present: dict, named_groups: dict[str, np.ndarray], truth: np.ndarray) -> tuple[dict, dict]:
-    """Default weights (best overall) and per-facet weights (best per facet)."""
+def fit_weights(scores: dict, present: dict, named_groups: dict[str, np.ndarray], truth: np.ndarray,
+                prior: dict[str, float]) -> tuple[FusionWeights, dict]:
+    """Default weights (best overall) and per-facet weights (best per facet), and the
+    accuracy of each; among equally good weightings the one nearest ``prior``."""
     candidates = simplex(list(scores))
     views = group_views(scores, named_groups, truth)
     hits = np.zeros((len(candidates), len(views), 2), dtype=np.int64)
     for i, w in enumerate(candidates):
         for j, (sub, sub_truth, count) in enumerate(views):
             hits[i, j] = top_hits(fuse.fuse(sub, present, w), sub_truth), count
-    prior = DEFAULT_FUSION["weights"]["default"]
     distance = np.asarray([sum(abs(w[n] - prior.get(n, 0.0)) for n in w) for w in candidates])
 
     def pick(acc: np.ndarray) -> dict:
@@ -165,40 +156,25 @@ def fit_weights(scores: dict, present: dict, named_groups: dict[str, np.ndarray]
         acc = hits[:, j, 0] / count
         per_facet[name] = pick(acc)
         report[name] = float(acc.max())
-    return {"default": default, "facets": per_facet}, report
+    return FusionWeights(default, per_facet), report
 
 
-def fit_fusion(neighbours: dict[str, Neighbours], name_sims: np.ndarray | None, text_present: np.ndarray,
-               product_tags: sparse.csr_matrix, vocab: TagSet, truth: np.ndarray,
-               fixed: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
-    """The fusion section of a manifest, fitted on a leave-one-out sample.
+def fit_fusion(signals: list, index, sample: FitSample) -> FusionSettings:
+    """Fusion settings fitted on a leave-one-out sample: each of ``signals`` (in fusion
+    order) fits its parameters, then the weights are fitted on their scores.
 
-    ``neighbours`` maps kNN signals (text, image, colour) to the sample's neighbours;
-    ``name_sims`` are the sample's text-to-tag-name cosine similarities (or None);
-    ``fixed`` maps signals without parameters (mentions) to (scores, present);
-    ``truth`` is the sample's (products x tags) boolean tag matrix.
+    ``index`` is the index as signals see it (``base.IndexView``); signals without
+    parameters are left out of the settings' ``params``.
     """
-    groups = tag_groups(vocab)
-    named_groups = dict(vocab.facets)
-    if len(vocab.free):
-        named_groups["*free*"] = vocab.free
-    result = {"version": FIT_VERSION, "knn": {}, "names": {}, "fit": {"sample": int(len(truth)), "signal_accuracy": {}}}
-    scores, present = {}, {}
-    for name, nb in neighbours.items():
-        params, votes, acc = fit_knn(nb, product_tags, groups, truth)
-        result["knn"][name] = params
-        result["fit"]["signal_accuracy"][name] = acc
-        scores[name], present[name] = votes, nb.present
-    if name_sims is not None:
-        params, _, acc = fit_names(name_sims[text_present], groups, truth[text_present])
-        zs = zeroshot.group_softmax(name_sims, groups, params["temperature"])
-        result["names"] = params
-        result["fit"]["signal_accuracy"]["names"] = acc
-        scores["names"], present["names"] = zs, text_present
-    for name, (signal_scores, signal_present) in (fixed or {}).items():
-        scores[name], present[name] = signal_scores, signal_present
-        result["fit"]["signal_accuracy"][name] = micro_accuracy(signal_scores[signal_present], groups, truth[signal_present])
-    weights, report = fit_weights(scores, present, named_groups, truth)
-    result["weights"] = weights
-    result["fit"]["fused_accuracy"] = report
-    return result
+    named_groups = dict(index.vocab.facets)
+    if len(index.vocab.free):
+        named_groups["*free*"] = index.vocab.free
+    params, accuracy, scores, present = {}, {}, {}, {}
+    for signal in signals:
+        fitted = signal.fit(index, sample, signal.prepare(index))
+        if fitted.params:
+            params[signal.name] = fitted.params
+        accuracy[signal.name] = fitted.accuracy
+        scores[signal.name], present[signal.name] = fitted.scores, fitted.present
+    weights, report = fit_weights(scores, present, named_groups, sample.truth, {signal.name: signal.default_weight for signal in signals})
+    return FusionSettings(params, weights, FitReport(int(len(sample.truth)), accuracy, report))

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval_tagger.signals.settings import FusionWeights
 from retrieval_tagger.tags import TagSet
 
 
-def column_weights(weights: dict, vocab: TagSet, signals) -> dict[str, np.ndarray]:
-    """Per-tag weight of each signal.
-
-    ``weights`` is either ``{signal: w}`` for every tag, or
-    ``{"default": {signal: w}, "facets": {facet: {signal: w}}}`` with per-facet weights.
-    """
-    if "default" not in weights:
-        weights = {"default": weights, "facets": {}}
+def column_weights(weights: FusionWeights, vocab: TagSet, signals) -> dict[str, np.ndarray]:
+    """Per-tag weight of each of ``signals``: its default weight, or its facet's weight on
+    the tags of a facet ``weights`` names (0 where a weighting leaves the signal out)."""
     out = {}
     for name in signals:
-        col = np.full(len(vocab), float(weights["default"].get(name, 0.0)), dtype=np.float32)
-        for facet, facet_weights in weights.get("facets", {}).items():
+        col = np.full(len(vocab), float(weights.default.get(name, 0.0)), dtype=np.float32)
+        for facet, facet_weights in weights.facets.items():
             if facet in vocab.facets:
                 col[vocab.facets[facet]] = float(facet_weights.get(name, 0.0))
         out[name] = col

@@ -3,7 +3,8 @@
 Catalog titles often spell out the colour, the gender or the product type. A tag whose
 value words all occur in the text scores its number of words, so "Navy Blue" outranks
 "Blue" in "Navy Blue Shirt"; scores are then divided by the best in each group of
-competing tags. Whether to trust this for a facet is left to the fitted fusion weights.
+competing tags. Whether to trust this for a facet is left to the fitted fusion weights
+(:class:`MentionsSignal`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import unicodedata
 import numpy as np
 from scipy import sparse
 
+from retrieval_tagger.signals.base import Candidates, Scored, Signal
 from retrieval_tagger.tags import TagSet, split_facet, tag_groups
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -59,3 +61,22 @@ class MentionMatcher:
             top = sub.max(axis=1, keepdims=True)
             full[:, cols_of_group] = sub / np.where(top > 0, top, 1.0)
         return full
+
+
+class MentionsSignal(Signal):
+    """Tags whose value the product text names outright; no parameters to fit."""
+
+    inputs = frozenset({"words"})
+    default_weight = 0.1
+
+    def prepare(self, index) -> MentionMatcher:
+        return MentionMatcher(index.vocab)
+
+    def score(self, index, queries, params: dict, matcher: MentionMatcher, keep: bool) -> Scored:
+        return Scored(queries.text_at, matcher.scores(queries.texts))
+
+    def feature_names(self, index) -> list[str]:
+        return ["mentions"]
+
+    def features(self, found, candidates: Candidates) -> dict[str, np.ndarray]:
+        return {"mentions": candidates.gather(found.scores[self.name])}

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval_tagger.signals.settings import FusionSettings
 from retrieval_tagger.vocab import bridge as title_bridge
 
 MODES = ("auto", "knn", "zeroshot")
@@ -53,11 +54,13 @@ def tag_space(space: str) -> str:
     return "image" if space == "image" else "text"
 
 
-def space_queries(index, queries, fusion: dict, titles: np.ndarray | None, self_rows: np.ndarray | None = None) -> dict:
+def space_queries(index, queries, fusion: FusionSettings, titles: np.ndarray | None, self_rows: np.ndarray | None = None) -> dict:
     """``space -> (rows, unit vectors)`` of a batch for every zero-shot space it has.
 
-    ``queries`` holds the batch's text, image and colour vectors (signals.Queries);
-    ``self_rows`` leaves each product out of its own neighbours (calibration on the catalog).
+    ``queries`` holds the batch's text, image and colour vectors (queries.Queries); a
+    neighbour space takes k and temperature from the same-named kNN signal's parameters
+    in ``fusion`` (k=10, temperature 0.05 when it records none); ``self_rows`` leaves each
+    product out of its own neighbours (calibration on the catalog).
     """
     out = {}
     if queries.text_vectors is not None and len(queries.text_at):
@@ -70,7 +73,7 @@ def space_queries(index, queries, fusion: dict, titles: np.ndarray | None, self_
                                ("colour", queries.image_at, queries.colour_vectors)):
         if store not in index.modalities or vectors is None or not len(at):
             continue
-        params = fusion["knn"].get(store) or {"k": 10, "temperature": 0.05}
+        params = fusion.params.get(store) or {"k": 10, "temperature": 0.05}
         own = None if self_rows is None else self_rows[at]
         out[f"{store}_neighbours"] = (at, title_bridge.bridged(index, store, vectors, titles, params["k"], params["temperature"], own))
     return out

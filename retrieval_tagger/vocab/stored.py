@@ -10,30 +10,24 @@ checksums. Everything is computed when the vocabulary is added, so switching is 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from retrieval_tagger import __version__
+from retrieval_tagger import artifacts
 from retrieval_tagger.errors import VocabError
-from retrieval_tagger.index.manifest import (
-    file_problem,
-    record_files,
-    sha256_file,
-    write_manifest,
-)
 from retrieval_tagger.queries import CatalogQueries
+from retrieval_tagger.signals.settings import FusionSettings
 from retrieval_tagger.vocab import scores as vocab_scores
 from retrieval_tagger.vocab.files import Entry, VocabDefinition, read_vocab_file
 
 FOLDER = "vocabs"
 FORMAT = "rtag-vocab"
 FORMAT_VERSION = 1
+VOCAB = artifacts.Format(FORMAT, FORMAT_VERSION, "a stored vocabulary", VocabError, "add it again with `rtag vocab add --force`")
 CALIBRATION_SAMPLE = 5000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # An ensemble of prompts per tag name: the bare name matches how titles name things, the
@@ -95,7 +89,7 @@ def calibration_statistics(index, tag_vectors: dict, titles: np.ndarray | None, 
     n = len(index.ids)
     rows = np.arange(n) if n <= CALIBRATION_SAMPLE else np.sort(np.random.default_rng(seed).choice(n, CALIBRATION_SAMPLE, replace=False))
     queries = CatalogQueries(index).batch(rows)
-    fusion = index.manifest.get("fusion") or {"knn": {}}
+    fusion = FusionSettings.from_json(index.manifest.get("fusion") or {})
     spaces = vocab_scores.space_queries(index, queries, fusion, titles, queries.self_rows)
     stats = {}
     for space, (_, vectors) in spaces.items():
@@ -122,10 +116,7 @@ def add_vocab(index, text_encoder, image_encoder, titles: np.ndarray | None, voc
     encoders = {"text": lambda texts: text_encoder.encode(texts, progress=False)}
     if image_encoder is not None and getattr(image_encoder, "text_space", False):
         encoders["image"] = lambda texts: image_encoder.encode(texts)
-    tmp = out.parent / f".{name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with artifacts.write_folder(out) as tmp:
         vectors = {space: embed_entries(encode, definition.entries, templates) for space, encode in encoders.items()}
         for space, matrix in vectors.items():
             np.save(tmp / f"{space}.npy", matrix)
@@ -135,12 +126,9 @@ def add_vocab(index, text_encoder, image_encoder, titles: np.ndarray | None, voc
         (tmp / "entries.json").write_text(json.dumps([e.to_json() for e in definition.entries], ensure_ascii=False), encoding="utf-8")
         depth = _depths(definition.entries)
         manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "rtag_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **artifacts.header(VOCAB),
             "name": name,
-            "source": {"file": str(vocab_file.resolve()), "sha256": sha256_file(vocab_file), "format": fmt},
+            "source": {"file": str(vocab_file.resolve()), "sha256": artifacts.sha256_file(vocab_file), "format": fmt},
             "kind": definition.kind,
             "counts": {"tags": len(definition.entries), "depth": int(depth.max()) + 1 if len(depth) else 0},
             "notes": definition.notes,
@@ -150,14 +138,7 @@ def add_vocab(index, text_encoder, image_encoder, titles: np.ndarray | None, voc
             "calibration": {"sample": min(CALIBRATION_SAMPLE, len(opened.ids))},
             "encoders": {space: opened.manifest["encoders"][space]["checksum"] for space in vectors},
         }
-        record_files(manifest, tmp)
-        write_manifest(tmp, manifest)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        artifacts.write_manifest(tmp, manifest)
     return manifest
 
 
@@ -169,14 +150,16 @@ def _depths(entries: list[Entry]) -> np.ndarray:
 
 
 def list_vocabs(index_folder: Path) -> list[dict]:
+    """The manifests of the index's stored vocabularies; ``{"name", "broken": True}`` for
+    one that cannot be read or is incomplete."""
     root = index_folder / FOLDER
     if not root.is_dir():
         return []
     out = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
-            out.append(json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError):
+            out.append(artifacts.read_manifest(folder, VOCAB, verify="none"))
+        except VocabError:
             out.append({"name": folder.name, "broken": True})
     return out
 
@@ -191,15 +174,10 @@ def remove_vocab(index_folder: Path, name: str) -> None:
 def load_vocab(opened, name: str) -> StoredVocab:
     """A stored vocabulary, checked against its manifest and the index's encoders."""
     folder = _folder(opened.folder, name)
-    if not (folder / "manifest.json").is_file():
+    if not (folder / artifacts.MANIFEST).is_file():
         known = ", ".join(m["name"] for m in list_vocabs(opened.folder)) or "none"
         raise VocabError(f"index {opened.folder.name} has no vocabulary {name!r} (it has: {known}); add one with `rtag vocab add`")
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise VocabError(f"vocabulary {name!r} was stored by another rtag version; add it again with `rtag vocab add --force`")
-    for fname, info in manifest["files"].items():
-        if file_problem(folder / fname, info, "size"):
-            raise VocabError(f"vocabulary {name!r} is incomplete or changed ({fname}); add it again with `rtag vocab add --force`")
+    manifest = artifacts.read_manifest(folder, VOCAB, verify="size")
     for space, checksum in manifest["encoders"].items():
         recorded = opened.manifest["encoders"].get(space, {}).get("checksum")
         if recorded != checksum:

@@ -15,6 +15,7 @@ import numpy as np
 from retrieval_tagger.errors import RtagError
 from retrieval_tagger.signals import compute as signal_stage
 from retrieval_tagger.signals import fuse
+from retrieval_tagger.signals.settings import FusionSettings
 from retrieval_tagger.tags import TagSet
 from retrieval_tagger.vocab import scores as vocab_scores
 from retrieval_tagger.vocab.stored import StoredVocab, load_vocab
@@ -53,14 +54,15 @@ def wanted_votes(index, run: VocabRun, mode: str, weights: dict) -> set[str]:
     return {name for name, w in weights.items() if len(index.vocab) and (w > 0).any()}
 
 
-def score_chunk(index, mentions, queries, opts, run: VocabRun, mode: str, fusion: dict, weights: dict, votes_wanted: set[str]):
+def score_chunk(index, prepared: dict, queries, opts, run: VocabRun, mode: str, fusion: FusionSettings, weights: dict, votes_wanted: set[str]):
     """(final scores, which products could be scored) for a batch of encoded queries;
-    ``votes_wanted`` comes from :func:`wanted_votes`."""
+    ``prepared`` is the index's signal state (compute.prepare), ``votes_wanted`` comes
+    from :func:`wanted_votes`."""
     spaces = vocab_scores.space_queries(index, queries, fusion, run.titles, queries.self_rows)
     z, present = vocab_scores.zero_shot_z(queries.n, spaces, run.stored.vectors, run.stored.stats, opts.vocab_weights, opts.vocab_calibration)
     votes = None
     if votes_wanted:
-        found = signal_stage.compute(index, queries, votes_wanted, fusion, mentions)
+        found = signal_stage.compute(index, queries, votes_wanted, fusion, prepared)
         own = found.fused(weights)
         votes = np.zeros_like(z)
         hit = run.index_cols >= 0

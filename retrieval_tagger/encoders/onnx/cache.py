@@ -2,22 +2,23 @@
 
 Exports are kept under ``$RTAG_CACHE_DIR`` (default ``~/.cache/retrieval_tagger``). Each
 folder holds ``model.onnx`` and a ``manifest.json`` (format, version, source checksum,
-library versions, sha256 of the model file); it is written to a temporary folder that is
-renamed into place, and a folder that fails its checks is exported again.
+library versions, size and sha256 of its files); it is written atomically
+(artifacts.write_folder), and a folder that fails its checks is exported again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Callable
 
+from retrieval_tagger import artifacts
+from retrieval_tagger.errors import EncoderError
+
 MODEL_FILE = "model.onnx"
-MANIFEST = "manifest.json"
 
 
 def cache_root() -> Path:
@@ -27,52 +28,57 @@ def cache_root() -> Path:
 def cached(kind: str, key: str, fmt: str, version: int, write: Callable[[Path], dict], what: str) -> tuple[Path, dict]:
     """The export folder ``kind/key`` and its manifest, calling ``write(folder)`` (which
     writes ``model.onnx`` and returns the manifest's content) when the cache has none."""
-    folder = cache_root() / kind / f"{key}-v{version}"
-    manifest = read_manifest(folder, fmt, version)
-    if manifest is not None:
-        return folder, manifest
+    found = find(kind, key, fmt, version)
+    if found is not None:
+        return found
+    folder = _folder(kind, key, version)
     shutil.rmtree(folder, ignore_errors=True)  # absent, unreadable or corrupt: export again
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        print(f"rtag: exporting {what} to ONNX once (cached in {folder})", file=sys.stderr, flush=True)
-        manifest = {"format": fmt, "format_version": version, **write(tmp)}
-        manifest["sha256"] = {MODEL_FILE: sha256(tmp / MODEL_FILE)}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if folder.exists():  # another process finished first
-            shutil.rmtree(tmp)
-            return folder, read_manifest(folder, fmt, version) or manifest
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder, manifest
+    logging.getLogger("rtag").info("exporting %s to ONNX once (cached in %s)", what, folder)
+    with artifacts.write_folder(folder, existing="keep") as tmp:  # "keep": another process finished first
+        artifacts.write_manifest(tmp, {**artifacts.header(_format(fmt, version)), **write(tmp)})
+    return folder, json.loads((folder / artifacts.MANIFEST).read_text(encoding="utf-8"))
+
+
+def find(kind: str, key: str, fmt: str, version: int) -> tuple[Path, dict] | None:
+    """The export folder ``kind/key`` and its manifest when the cache holds an intact export
+    of that format (every file checked against its sha256), else None."""
+    folder = _folder(kind, key, version)
+    manifest = read_manifest(folder, fmt, version)
+    return None if manifest is None else (folder, manifest)
+
+
+def _folder(kind: str, key: str, version: int) -> Path:
+    return cache_root() / kind / f"{key}-v{version}"
+
+
+def _format(fmt: str, version: int) -> artifacts.Format:
+    return artifacts.Format(fmt, version, "an ONNX export", EncoderError, "it is exported again")
 
 
 def read_manifest(folder: Path, fmt: str, version: int) -> dict | None:
     """The manifest of a complete, intact export of that format, else None."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = artifacts.read_manifest(folder, _format(fmt, version), verify="sha256")
+    except EncoderError:
         return None
-    if manifest.get("format") != fmt or manifest.get("format_version") != version:
-        return None
+    if "files" in manifest:
+        return manifest if MODEL_FILE in manifest["files"] else None
+    # written before the shared manifest header: {"sha256": {"model.onnx": ...}}
     model = folder / MODEL_FILE
-    if not model.is_file() or manifest.get("sha256", {}).get(MODEL_FILE) != sha256(model):
+    if not model.is_file() or manifest.get("sha256", {}).get(MODEL_FILE) != artifacts.sha256_file(model):
         return None
     return manifest
 
 
 def cpu_session(folder: Path, threads: int | None = None):
     """An ONNX Runtime session on the CPU for the export in ``folder``, with ``threads``
-    intra-op threads (default: torch's thread count, which follows OMP_NUM_THREADS)."""
+    intra-op threads (default: base.cpu_threads)."""
     import onnxruntime
-    import torch
+
+    from retrieval_tagger.encoders.base import cpu_threads
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = int(threads or torch.get_num_threads())
+    options.intra_op_num_threads = int(threads or cpu_threads())
     options.log_severity_level = 3
     return onnxruntime.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
 
@@ -83,11 +89,3 @@ def versions() -> dict:
     import torch
 
     return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -6,7 +6,10 @@ quantised on the fly, only products with a constant weight matrix); the pooling 
 of the graph, tokenisation stays in Python (onnx_text.py). Measured with all-MiniLM-L6-v2
 on the fashion titles: cosine 0.992 to the float32 embeddings on average, dev facet
 accuracy unchanged, 2.1x the texts/s of torch float32 on 2 CPU cores (2.3x on long
-texts; benchmarks/README.md). Exports are cached by the weights' checksum (onnx_cache.py).
+texts; benchmarks/README.md). Exports are cached by the weights' checksum (cache.py), with
+the fast tokenizer and its settings, so that text.py can encode from the export alone.
+
+Image towers are exported here too, in float32 (see image.py), with their preprocessing.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import logging
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from retrieval_tagger.encoders.onnx import cache as onnx_cache
+from retrieval_tagger.encoders.onnx import image as onnx_image
+from retrieval_tagger.encoders.onnx import text as onnx_text
 from retrieval_tagger.errors import EncoderError
 
-FORMAT = "rtag-onnx-text"
-FORMAT_VERSION = 3
 POOLING_MODES = ("mean", "cls", "max")
 
 
@@ -51,7 +55,7 @@ def cached_export(st_model, checksum: str) -> tuple[Path, dict]:
     """The folder holding the int8 ONNX export of ``st_model`` (whose weights have
     ``checksum``), exporting it first if the cache has none, and its manifest."""
     pipeline_parts(st_model)  # refuse unsupported pipelines before any work
-    return onnx_cache.cached("onnx-text", f"{checksum[:24]}-int8", FORMAT, FORMAT_VERSION,
+    return onnx_cache.cached("onnx-text", onnx_text.export_key(checksum), onnx_text.FORMAT, onnx_text.FORMAT_VERSION,
                              lambda folder: export_int8(st_model, checksum, folder), "the text model (int8)")
 
 
@@ -92,9 +96,40 @@ def export_int8(st_model, checksum: str, folder: Path) -> dict:
         "pooling": pooling,
         "max_length": max_length,
         "inputs": inputs,
+        "tokenizer": save_tokenizer(tokenizer, max_length, folder),
         "dim": int((getattr(st_model, "get_embedding_dimension", None) or st_model.get_sentence_embedding_dimension)()),
         "versions": onnx_cache.versions(),
     }
+
+
+def save_tokenizer(tokenizer, max_length: int, folder: Path) -> dict | None:
+    """Save the Hugging Face fast tokenizer behind ``tokenizer`` (a transformers tokenizer)
+    into ``folder`` with the settings its call ``tokenizer(texts, padding=True,
+    truncation=True, max_length=max_length)`` applies; return them for the manifest.
+    None for a tokenizer without a fast backend or a padding token: such exports are
+    tokenised by the model's own tokenizer (see model_tokenizer)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or tokenizer.pad_token is None:
+        return None
+    (folder / onnx_text.TOKENIZER_FILE).write_text(backend.to_str(), encoding="utf-8")
+    return {
+        "file": onnx_text.TOKENIZER_FILE,
+        "max_length": int(max_length),
+        "truncation": {"strategy": "longest_first", "direction": tokenizer.truncation_side, "stride": 0},
+        "padding": {"direction": tokenizer.padding_side, "pad_id": int(tokenizer.pad_token_id), "pad_token": tokenizer.pad_token,
+                    "pad_type_id": int(tokenizer.pad_token_type_id)},
+        "split_special_tokens": bool(getattr(tokenizer, "split_special_tokens", False)),
+    }
+
+
+def model_tokenizer(st_model, max_length: int, inputs: list[str]):
+    """``tokenize(texts)`` with the sentence-transformers model's own tokenizer, for
+    exports that carry none."""
+    def tokenize(texts: list[str]) -> dict:
+        tokens = st_model.tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+        return {name: tokens[name].astype(np.int64) for name in inputs}
+
+    return tokenize
 
 
 def export(module: torch.nn.Module, sample: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict, what: str) -> None:
@@ -130,3 +165,39 @@ class _Pooled(torch.nn.Module):
         if self.pooling == "max":
             return hidden.masked_fill(mask == 0, -1e9).max(dim=1).values
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
+def cached_image_export(encoder) -> tuple[Path, dict]:
+    """The folder holding the float32 ONNX export of a torch image encoder's tower
+    (encoders/image.py), exporting it first if the cache has none, and its manifest."""
+    return onnx_cache.cached("onnx-image", onnx_image.export_key(encoder.checksum, encoder.size), onnx_image.FORMAT,
+                             onnx_image.FORMAT_VERSION, lambda folder: _export_image(encoder, folder), "the image model")
+
+
+class _Visual(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels):
+        return self.model.encode_image(pixels)
+
+
+def _export_image(encoder, folder: Path) -> dict:
+    """Write the tower's ``model.onnx`` and the colour head into ``folder``; return the
+    manifest's fields: what onnx/image.py needs to encode photos without the model."""
+    sample = torch.zeros(2, 3, encoder.size, encoder.size)
+    wrapper = _Visual(encoder.model).eval().float()
+    with torch.inference_mode():
+        dim = int(wrapper(sample).shape[-1])
+    export(wrapper, (sample,), folder / onnx_cache.MODEL_FILE, ["pixels"], ["embedding"],
+           {"pixels": {0: "batch"}, "embedding": {0: "batch"}}, "image")
+    colour_file = None
+    if encoder.colour_head is not None:
+        from safetensors.numpy import save_file
+
+        colour_file = onnx_image.COLOUR_FILE
+        save_file({"weight": encoder.colour_head.detach().float().cpu().numpy()}, str(folder / colour_file))
+    return {"source_checksum": encoder.checksum, "size": encoder.size, "dim": dim, "precision": "float32",
+            "mean": list(encoder.mean), "std": list(encoder.std), "resize": "pad to a white square, bicubic",
+            "colour_head": colour_file, "text_space": bool(encoder.text_space), "versions": onnx_cache.versions()}
