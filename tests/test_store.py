@@ -190,31 +190,15 @@ def test_choose_type():
         store.choose_type(10, "annoy")
 
 
-def test_exact_numpy_search_matches_faiss_flat():
+def test_exact_stores_on_a_cpu_are_searched_by_faiss_and_read_in_place():
     rng = np.random.default_rng(3)
     base = unit_rows(rng.standard_normal((3000, 48)).astype(np.float32))
-    queries = unit_rows(rng.standard_normal((130, 48)).astype(np.float32))
     index, params = store.build(base, "flat")
-    faiss_sims, faiss_rows = index.search(queries, 10)
-    exact = store.searcher(index, params)
-    assert isinstance(exact, store.ExactSearch)
-    sims, rows = store.search(exact, queries, 10)
-    np.testing.assert_array_equal(rows, faiss_rows)
-    np.testing.assert_allclose(sims, faiss_sims, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("width, k", [(5, 3), (100, 10), (1000, 7), (4099, 25), (4099, 1)])
-def test_top_k_equals_a_full_sort(width, k):
-    rng = np.random.default_rng(width)
-    sims = rng.standard_normal((40, width)).astype(np.float32)
-    # the best entries of some rows crowd into one strided group, or sit in the columns
-    # left over after the last whole group
-    sims[0, ::width // 32 or 1] += 10
-    sims[1, -(width % 32 or 1):] += 10
-    values, columns = store.top_k(sims, k)
-    expected = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    np.testing.assert_array_equal(columns, expected)
-    np.testing.assert_array_equal(values, np.take_along_axis(sims, expected, axis=1))
+    exact = store.searcher(index, params, "cpu")
+    assert exact is index
+    vectors = store.stored_vectors(exact)
+    np.testing.assert_array_equal(vectors, base)
+    assert not vectors.flags.owndata  # a view of the faiss index's own memory, not a copy
 
 
 def test_exact_search_on_a_cpu_does_not_import_torch(tmp_path):
@@ -247,12 +231,10 @@ def test_half_precision_torch_scan_with_float32_rescoring_is_exact(dtype):
     np.testing.assert_allclose(sims, faiss_sims, rtol=1e-5, atol=1e-5)
 
 
-def test_exact_search_chunks_queries_and_handles_k_above_ntotal(monkeypatch):
+def test_exact_search_handles_k_above_ntotal():
     rng = np.random.default_rng(4)
     base = unit_rows(rng.standard_normal((5, 8)).astype(np.float32))
     index, params = store.build(base, "flat")
-    exact = store.searcher(index, params)
-    monkeypatch.setattr(store.ExactSearch, "BLOCK", 10)  # two queries per block
-    sims, rows = store.search(exact, base, 50)  # k is capped at the 5 vectors there are
+    sims, rows = store.search(store.searcher(index, params), base, 50)  # k is capped at the 5 vectors there are
     assert rows.shape == (5, 5) and (rows[:, 0] == np.arange(5)).all()
     np.testing.assert_allclose(sims[:, 0], 1.0, rtol=1e-5)

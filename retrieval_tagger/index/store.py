@@ -160,56 +160,6 @@ def flat_vectors(index) -> np.ndarray:
     return faiss.rev_swig_ptr(index.get_xb(), n * d).reshape(n, d)
 
 
-def top_k(sims: np.ndarray, k: int, group: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` largest entries of each row of ``sims``, best first, and their columns.
-
-    Long rows are first cut to ``k`` strided groups of ``group`` columns, those with the
-    largest maxima, plus the columns left over: every top-k entry lies among them (an
-    entry in any other group is beaten by the maxima of k groups). That leaves argpartition
-    ``k * group`` columns instead of all: at 36k columns and k 50 the selection takes a
-    quarter of the time (1,777 queries on one core: 0.19 s against 0.77 s, beside 0.56 s
-    for the matrix product).
-    """
-    n_rows, width = sims.shape
-    k = min(k, width)
-    columns = None
-    n_groups = width // group
-    if n_groups >= 4 * k:
-        grid = sims[:, :n_groups * group].reshape(n_rows, group, n_groups)
-        best = np.argpartition(grid.max(axis=1), n_groups - k, axis=1)[:, n_groups - k:]
-        in_groups = (np.arange(group)[None, :, None] * n_groups + best[:, None, :]).reshape(n_rows, -1)
-        left_over = np.broadcast_to(np.arange(n_groups * group, width), (n_rows, width - n_groups * group))
-        columns = np.concatenate([in_groups, left_over], axis=1)
-        sims = np.take_along_axis(sims, columns, axis=1)
-    picked = np.argpartition(sims, sims.shape[1] - k, axis=1)[:, sims.shape[1] - k:]
-    values = np.take_along_axis(sims, picked, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")
-    picked = np.take_along_axis(picked, order, axis=1)
-    if columns is not None:
-        picked = np.take_along_axis(columns, picked, axis=1)
-    return np.take_along_axis(values, order, axis=1), picked.astype(np.int64)
-
-
-class ExactSearch:
-    """Exact inner-product search on a CPU: float32 matrix products (numpy's BLAS) over
-    blocks of queries, then top_k. No torch: the CPU query path stays light. It reads the
-    faiss index's (possibly memory-mapped) vectors in place and keeps the index alive.
-    """
-
-    BLOCK = 64_000_000  # similarities computed at once: 256 MB of float32
-
-    def __init__(self, index):
-        self.index = index
-        self.ntotal, self.d = int(index.ntotal), int(index.d)
-        self.vectors = flat_vectors(index)
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        chunk = max(1, int(self.BLOCK // max(self.ntotal, 1)))
-        found = [top_k(queries[start:start + chunk] @ self.vectors.T, k) for start in range(0, len(queries), chunk)]
-        return np.concatenate([sims for sims, _ in found]), np.concatenate([rows for _, rows in found])
-
-
 class TorchExactSearch:
     """Exact inner-product search on a GPU without faiss's GPU build: a chunked matrix
     product in torch on ``device``. The scan runs in ``scan_dtype`` (float16 by default on
@@ -254,9 +204,13 @@ class TorchExactSearch:
 
 
 def searcher(index, params: dict, device: str = "cpu"):
-    """What to search with: for exact stores, numpy on a CPU, and on a GPU ``device``
-    faiss's GPU index when faiss has GPUs, else torch; approximate stores are searched by
-    faiss itself, with their search parameters set through ParameterSpace."""
+    """What to search with: faiss itself on a CPU (approximate stores with their search
+    parameters set through ParameterSpace); for exact stores on a GPU ``device``, faiss's
+    GPU index when faiss has GPUs, else torch.
+
+    On a CPU faiss's own flat scan is as fast as a numpy or torch matrix product
+    (measured on 2 cores with 2k-36k x 384 vectors and 1-2,048 queries: within 0.7-1.5x
+    either way, benchmarks/README.md) and needs no torch on the query path."""
     import faiss
 
     settings = search_parameters(params)
@@ -264,7 +218,7 @@ def searcher(index, params: dict, device: str = "cpu"):
         _set_parameters(index, settings)
         return index
     if not _on_gpu(device):
-        return ExactSearch(index)
+        return index
     if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
         return faiss.index_cpu_to_all_gpus(index)
     return TorchExactSearch(index, device)
@@ -294,10 +248,12 @@ def search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def stored_vectors(searcher) -> np.ndarray:
     """The vectors a searcher holds, in store order (the catalog queried as itself, for
     leave-one-out training)."""
-    if isinstance(searcher, (ExactSearch, TorchExactSearch)):
-        return searcher.vectors
     import faiss
 
+    if isinstance(searcher, TorchExactSearch):
+        return searcher.vectors
+    if isinstance(searcher, faiss.IndexFlat):
+        return flat_vectors(searcher)
     index = searcher
     if type(index).__name__.startswith("Gpu") or type(index).__name__ == "IndexReplicas":
         index = faiss.index_gpu_to_cpu(index)
