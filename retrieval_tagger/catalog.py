@@ -142,15 +142,21 @@ def parse_tag_list(value: object) -> list[str]:
     else:
         text = str(value).strip()
         if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise CatalogError(f"tag cell {text[:60]!r} looks like a JSON array but is not valid JSON: {exc}") from exc
-            if not isinstance(items, list):
-                raise CatalogError(f"tag cell {text[:60]!r} must be a JSON array of strings")
+            items = _json_value(text, list, f"tag cell {text[:60]!r} looks like a JSON array but", "a JSON array of strings")
         else:
             items = text.split("|")
     return unique([clean_text(t) for t in items if clean_text(t)])
+
+
+def _json_value(text: str, kind: type, where: str, expected: str):
+    """``text`` parsed as JSON, which must give a ``kind``; errors start with ``where``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{where} is not valid JSON ({exc.msg}): it must be {expected}") from exc
+    if not isinstance(value, kind):
+        raise CatalogError(f"{where} is JSON but not {expected}")
+    return value
 
 
 def unique(items: Sequence[str]) -> list[str]:
@@ -201,13 +207,7 @@ def _iter_jsonl(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
             for line_no, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CatalogError(f"{path}:{line_no}: not valid JSON: {exc.msg}") from exc
-                if not isinstance(row, dict):
-                    raise CatalogError(f"{path}:{line_no}: each line must be a JSON object")
-                rows.append((line_no, row))
+                rows.append((line_no, _json_value(line, dict, f"{path}:{line_no}:", "a JSON object")))
     except UnicodeDecodeError as exc:
         raise CatalogError(f"{path} is not valid UTF-8 (byte {exc.start}): re-save it as UTF-8") from exc
     columns = unique([key for _, row in rows for key in row])

@@ -105,7 +105,7 @@ def test_missing_catalog_file(tmp_path):
 def test_invalid_jsonl_line_names_the_line(tmp_path):
     path = tmp_path / "catalog.jsonl"
     path.write_text('{"id": "1", "title": "ok"}\n{"id": 2, oops}\n', encoding="utf-8")
-    with pytest.raises(CatalogError, match=r"catalog\.jsonl:2: not valid JSON"):
+    with pytest.raises(CatalogError, match=r"catalog\.jsonl:2: is not valid JSON"):
         read_catalog(path)
 
 

@@ -12,12 +12,10 @@ from retrieval_tagger.cli import common
 DEFAULTS = AlignOptions()
 
 
+@common.with_options(common.COLUMNS, common.STRICT, {"device": common.MODELS["device"]})
 def align(
     catalog: Path = typer.Argument(..., help="Catalog file with text and image columns: .csv, .tsv, .jsonl or .parquet."),
     output: Path = typer.Option(..., "--output", "-o", help="Model folder to write; pass it later as --image-model."),
-    id_col: str = common.IdCol,
-    text_cols: str = common.TextCols,
-    image_col: str = common.ImageCol,
     base: str = typer.Option(BASE, "--base", help="Image model to start from: rtag-lite[@SIZE], ARCH:TAG, ARCH:/path/ckpt or a model folder."),
     epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", help="Epochs of the cosine learning-rate schedule; training stops earlier when validation recall stops improving."),
     batch_size: int = typer.Option(DEFAULTS.batch_size, "--batch-size", help="Pairs per contrastive batch (more negatives help, to a point)."),
@@ -31,11 +29,10 @@ def align(
     patience: int = typer.Option(DEFAULTS.patience, "--patience", help="Stop after this many epochs without better validation recall."),
     seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Random seed; equal seeds give equal models."),
     image_batch: int = typer.Option(IMAGE_BATCH, "--image-batch", help="Images per batch when computing the frozen features."),
-    device: str = common.Device,
     force: bool = typer.Option(False, "--force", help="Replace an existing model folder."),
     restart: bool = typer.Option(False, "--restart", help="Ignore the checkpoint of an interrupted run instead of resuming it."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Keep the frozen features here, to train variants without computing them again [default: in the model folder, removed when done]."),
-    strict: bool = common.Strict,
+    **options,
 ) -> None:
     """Train an image-text space on the catalog's image-title pairs (never its tags).
 
@@ -45,13 +42,13 @@ def align(
     """
     from retrieval_tagger.align.train import align as run_align
 
-    spec = common.catalog_spec(id_col, text_cols, image_col, None, None, strict)
+    spec = common.catalog_spec(options)
     opts = AlignOptions.from_kwargs(
         epochs=epochs, batch_size=batch_size, lr=lr, unlocked_text_layers=unlock_text_layers, colour=colour,
         text_projection=text_projection, image_head=image_head, colour_lr=colour_lr,
         val_fraction=val_fraction, patience=patience, seed=seed,
     )
-    man = run_align(catalog, output, spec, base, opts, force=force, restart=restart, device=device, batch_size=image_batch, cache_dir=cache_dir)
+    man = run_align(catalog, output, spec, base, opts, force=force, restart=restart, device=options["device"], batch_size=image_batch, cache_dir=cache_dir)
     typer.echo(format_summary(man, output))
 
 

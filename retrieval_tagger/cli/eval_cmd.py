@@ -8,30 +8,18 @@ from pathlib import Path
 import typer
 
 from retrieval_tagger.cli import common
-from retrieval_tagger.cli.tag_cmd import Weights, tag_options
 
 
+@common.with_options(common.TAGGING, common.COLUMNS, common.TAG_COLUMNS, common.MODELS)
 def evaluate_cmd(
     test_file: Path = typer.Argument(..., help="Labelled products, same format and columns as the catalog."),
     index: str = common.Index,
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     ks: str = typer.Option("1,3,5", "--ks", help="Cut-offs for P@k, R@k, F1@k, nDCG@k."),
     examples: int = typer.Option(0, "--examples", help="Also show this many products' tags next to the truth."),
-    k: int = common.K,
-    temperature: float = common.Temperature,
-    weights: str = Weights,
-    rerank: bool = common.Rerank,
-    diversity: float = common.Diversity,
     side_by_side: bool = typer.Option(False, "--compare", help="One table of every method on the same products: most frequent value, text kNN voting, fused voting, reranked, reranked + MMR (at --diversity)."),
     exclude_self: bool = typer.Option(True, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
-    id_col: str = common.IdCol,
-    text_cols: str = common.TextCols,
-    image_col: str = common.ImageCol,
-    tags_col: str = common.TagsCol,
-    facet_cols: str = common.FacetCols,
-    device: str = common.Device,
-    text_backend: str = common.TextBackend,
-    image_backend: str = common.ImageBackend,
+    **options,
 ) -> None:
     """P@k, R@k, F1@k, nDCG@k and facet accuracy (overall and per facet) on a labelled file."""
     from retrieval_tagger.catalog import read_catalog, spec_from_manifest
@@ -50,23 +38,15 @@ def evaluate_cmd(
         raise RtagError(f"--ks must be comma-separated whole numbers, got {ks!r}") from exc
     if not cutoffs or min(cutoffs) < 1:
         raise RtagError(f"--ks must list cut-offs of at least 1, got {ks!r}")
-    tagger = Tagger.load(index, device=device, rerank=rerank, text_backend=text_backend, image_backend=image_backend)
-    spec = spec_from_manifest(
-        tagger.index.manifest["catalog"]["columns"],
-        id_col=id_col,
-        text_cols=common.split_list(text_cols),
-        image_col=image_col,
-        tags_col=tags_col,
-        facet_cols=common.split_list(facet_cols),
-    )
+    tagger = Tagger.load(index, rerank=options["rerank"], **common.model_options(options))
+    spec = spec_from_manifest(tagger.index.manifest["catalog"]["columns"], **common.column_overrides(options))
     products, _ = read_catalog(test_file, spec, purpose="query")
-    opts = tag_options(k, temperature, weights, exclude_self=exclude_self)
+    opts = common.tagging_options(options, exclude_self=exclude_self)
     if side_by_side:
+        diversity = opts.pop("diversity", None)
         results = compare(tagger, products, cutoffs, diversity, **opts)
         typer.echo(json.dumps(results, indent=2) if as_json else format_comparison(results))
         return
-    if diversity is not None:
-        opts["diversity"] = diversity
     metrics = evaluate(tagger, products, cutoffs, examples=examples, **opts)
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
 

@@ -9,14 +9,10 @@ import typer
 from retrieval_tagger.cli import common
 
 
+@common.with_options(common.COLUMNS, common.TAG_COLUMNS, common.STRICT, common.MODELS)
 def index(
     catalog: Path = typer.Argument(..., help="Catalog file: .csv, .tsv, .jsonl or .parquet."),
     name: str = typer.Option(..., "--name", "-n", help="Index name (stored under indexes/) or a folder path."),
-    id_col: str = common.IdCol,
-    text_cols: str = common.TextCols,
-    image_col: str = common.ImageCol,
-    tags_col: str = common.TagsCol,
-    facet_cols: str = common.FacetCols,
     text_model: str = typer.Option(None, "--text-model", help="Text encoder: minilm (default), hash:DIM, or a sentence-transformers name/folder."),
     image_model: str = typer.Option(None, "--image-model", help="Image encoder: rtag-lite (default), rtag-lite@SIZE, ARCH:TAG, ARCH:/path/ckpt, an aligned model folder (rtag align), or none."),
     align: bool = typer.Option(False, "--align", help="First train an aligned image-text model on this catalog (as `rtag align` does, starting from --image-model) and keep it inside the index."),
@@ -24,25 +20,22 @@ def index(
     image_batch: int = typer.Option(None, "--image-batch", help="Images per encoder batch [default: 64 on a CPU, sized to the device on a GPU]."),
     # --batch-size was this option's name until 0.1; kept for one release, hidden, with a warning
     batch_size: int = typer.Option(None, "--batch-size", hidden=True, help="Deprecated: use --image-batch."),
-    device: str = common.Device,
-    text_backend: str = common.TextBackend,
-    image_backend: str = common.ImageBackend,
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
-    strict: bool = common.Strict,
+    **options,
 ) -> None:
     """Build an index of a tagged catalog: embeddings per modality, ids, tags, manifest."""
     from retrieval_tagger.align.options import AlignOptions
     from retrieval_tagger.build import BuildOptions, build_index
 
-    spec = common.catalog_spec(id_col, text_cols, image_col, tags_col, facet_cols, strict)
+    spec = common.catalog_spec(options)
     if not spec.tags_col and not spec.facet_cols:
         typer.echo("rtag: warning: no --tags-col or --facet-cols given: products carry no tags to vote with", err=True)
     if batch_size is not None:
         typer.echo("rtag: warning: `rtag index --batch-size` is now --image-batch; --batch-size goes in the next release", err=True)
         image_batch = image_batch if image_batch is not None else batch_size
     options = BuildOptions(
-        text_model=text_model, image_model=image_model, index_type=index_type, force=force, device=device, image_batch=image_batch,
-        align=AlignOptions() if align else None, text_backend=text_backend, image_backend=image_backend,
+        text_model=text_model, image_model=image_model, index_type=index_type, force=force, image_batch=image_batch,
+        align=AlignOptions() if align else None, **common.model_options(options),
     )
     man = build_index(catalog, name, spec, options)
     counts, stores = man["counts"], man["stores"]

@@ -9,40 +9,9 @@ import typer
 
 from retrieval_tagger import tag_defaults
 from retrieval_tagger.cli import common
-from retrieval_tagger.signals import registry
-
-Weights = typer.Option(
-    None,
-    "--weights",
-    help=f"Fusion weights for every facet over the signals {', '.join(registry.names())}, e.g. text=0.6,image=0.3,mentions=0.1 "
-    "(signals left out get 0) [default: fitted per facet by the index].",
-)
 
 
-def parse_weights(text: str | None) -> dict | None:
-    from retrieval_tagger.errors import RtagError
-
-    if not text:
-        return None
-    weights = {}
-    for part in common.split_list(text):
-        name, sep, value = part.partition("=")
-        try:
-            weights[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise RtagError(f"--weights takes name=number pairs separated by commas, got {part!r}")
-    return weights
-
-
-def tag_options(k, temperature, weights, **extra) -> dict:
-    """Tagging options the user set; unset ones keep what the index fitted."""
-    opts = {key: value for key, value in (("k", k), ("temperature", temperature), ("weights", parse_weights(weights))) if value is not None}
-    opts.update(extra)
-    return opts
-
-
+@common.with_options(common.TAGGING, common.COLUMNS, common.MODELS)
 def tag(
     input_file: Path = typer.Argument(None, help="Products to tag: .csv, .tsv, .jsonl or .parquet."),
     index: str = common.Index,
@@ -52,22 +21,12 @@ def tag(
     fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
     top_n: int = typer.Option(tag_defaults.TOP_N, "--top-n", help="At most this many tags per product."),
     min_score: float = typer.Option(tag_defaults.MIN_SCORE, "--min-score", help="Leave out tags scoring below this. Scores are in [0, 1]; with a trained reranker they are calibrated probabilities, so 0.5 means at least 50% likely."),
-    rerank: bool = common.Rerank,
-    diversity: float = common.Diversity,
-    k: int = common.K,
-    temperature: float = common.Temperature,
-    weights: str = Weights,
     all_values: bool = typer.Option(False, "--all-values", help="Let several values of one facet through (facets are exclusive by default)."),
     exclude_self: bool = typer.Option(False, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
     vocab: str = typer.Option(None, "--vocab", help="Tag against this stored vocabulary (see `rtag vocab add`) instead of the catalog's tags."),
     mode: str = typer.Option("auto", "--mode", help="With --vocab: auto (votes for tags the catalog has examples of, tag names for the rest), knn or zeroshot."),
     depth: int = typer.Option(None, "--depth", help="With a taxonomy --vocab: predict paths of at most this many levels."),
-    id_col: str = common.IdCol,
-    text_cols: str = common.TextCols,
-    image_col: str = common.ImageCol,
-    device: str = common.Device,
-    text_backend: str = common.TextBackend,
-    image_backend: str = common.ImageBackend,
+    **options,
 ) -> None:
     """Tag products by voting over their nearest tagged catalog products, or against a
     stored vocabulary by tag names (zero-shot) blended with votes (--vocab)."""
@@ -79,17 +38,15 @@ def tag(
 
     if (input_file is None) == (text is None and image is None):
         raise RtagError("give either an INPUT file or --text/--image for one product")
-    tagger = Tagger.load(index, device=device, text_backend=text_backend, image_backend=image_backend)
+    tagger = Tagger.load(index, **common.model_options(options))
     if input_file is not None:
         columns = tagger.index.manifest["catalog"]["columns"]
-        spec = spec_from_manifest(columns, id_col=id_col, text_cols=common.split_list(text_cols), image_col=image_col)
+        spec = spec_from_manifest(columns, **common.column_overrides(options))
         spec.facet_cols, spec.tags_col = (), None  # inputs need no tags
         products, _ = read_catalog(input_file, spec, purpose="query")
     else:
         products = [{"id": "query", "text": text or "", "image": str(image) if image else None}]
-    opts = tag_options(k, temperature, weights, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self, rerank=rerank)
-    if diversity is not None:
-        opts["diversity"] = diversity
+    opts = common.tagging_options(options, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self)
     if vocab is not None:
         opts.update(vocab=vocab, mode=mode, depth=depth)
     elif mode != "auto" or depth is not None:

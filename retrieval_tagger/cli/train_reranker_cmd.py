@@ -9,12 +9,13 @@ import typer
 from retrieval_tagger.cli import common
 
 
+@common.with_options({"device": common.MODELS["device"]})
 def train_reranker(
     index: str = common.Index,
     catalog: Path = typer.Option(None, "--catalog", help="The catalog the index was built from [default: the path its manifest records]; its texts feed the mentions signal."),
     labelled: Path = typer.Option(None, "--labelled", help="Train on this labelled file (same columns as the catalog) instead of the catalog by leave-one-out."),
     sample: int = typer.Option(None, "--sample", help="Train on at most this many catalog products (chosen by a hash of the id) [default: all]."),
-    device: str = common.Device,
+    **options,
 ) -> None:
     """Train the reranker (gradient-boosted trees, calibrated to probabilities) and save it in the index.
 
@@ -24,7 +25,7 @@ def train_reranker(
     """
     from retrieval_tagger.jobs.train_reranker import train_index
 
-    result = train_index(index, catalog=catalog, labelled=labelled, sample=sample, device=device)
+    result = train_index(index, catalog=catalog, labelled=labelled, sample=sample, device=options["device"])
     rep = result["report"]
     typer.echo(f"trained on {result['queries']['fit']} queries, calibrated on {result['queries']['calibrate']}; "
                f"{result['rounds']} trees, {len(result['features'])} features")

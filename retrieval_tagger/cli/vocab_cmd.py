@@ -13,6 +13,7 @@ vocab_app = typer.Typer(help="Store tag vocabularies (lists, facet:value lines, 
 
 
 @vocab_app.command("add")
+@common.with_options({"device": common.MODELS["device"]})
 def add(
     vocab_file: Path = typer.Argument(..., help="A tag list (.txt: one tag or facet:value per line), a CSV (tag[,facet,description,synonyms]), "
                                                 "or a taxonomy (.txt: 'A > B > C' paths, optional '123 - ' ids; or CSV id,name,parent)."),
@@ -21,12 +22,12 @@ def add(
     fmt: str = typer.Option("auto", "--format", help="auto, list, csv, taxonomy or taxonomy-csv."),
     templates: str = typer.Option(None, "--templates", help="Prompt templates separated by ';', each with {} for the tag name [default: a measured ensemble]."),
     force: bool = typer.Option(False, "--force", help="Replace a stored vocabulary of that name."),
-    device: str = common.Device,
+    **options,
 ) -> None:
     """Embed and calibrate a vocabulary's tags, and store them in the index."""
     from retrieval_tagger.pipeline import Tagger
 
-    tagger = Tagger.load(index, device=device)
+    tagger = Tagger.load(index, device=options["device"])
     parsed = [t.strip() for t in templates.split(";") if t.strip()] if templates else None
     man = tagger.add_vocab(vocab_file, name, fmt, parsed, force)
     for note in man["notes"]:
