@@ -35,7 +35,7 @@ def run_probe(command: list[str], env: dict, cwd: Path, stdin: str | None) -> tu
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", default="demo", help="index name or folder")
+    ap.add_argument("--index", default="demo", help="index name or folder (a folder given as an absolute path, or a name under $RTAG_INDEX_DIR given as an absolute path: commands run from their checkout)")
     ap.add_argument("--text", default="Puma Men Black Running Shoes")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--checkout", type=Path, action="append", default=[], help="another checkout to time the same command from")
@@ -45,9 +45,10 @@ def main() -> None:
 
     repo = HERE.parent
     rtag = [sys.executable, "-m", "retrieval_tagger.cli.main", "tag", "--index", args.index, "--text", args.text]
-    commands = {"rtag (this checkout)": (rtag, {**os.environ, "PYTHONPATH": str(repo)}, Path.cwd(), None)}
+    # run from the checkout itself: `python -m` puts the working folder first on sys.path
+    commands = {"rtag (this checkout)": (rtag, {**os.environ, "PYTHONPATH": str(repo)}, repo, None)}
     for other in args.checkout:
-        commands[f"rtag ({other})"] = (rtag, {**os.environ, "PYTHONPATH": str(other.resolve())}, Path.cwd(), None)
+        commands[f"rtag ({other})"] = (rtag, {**os.environ, "PYTHONPATH": str(other.resolve())}, other.resolve(), None)
     if args.annif:
         folder, project = args.annif
         commands["annif suggest"] = ([args.annif_bin, "suggest", project], dict(os.environ), Path(folder), args.text + "\n")

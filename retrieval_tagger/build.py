@@ -140,23 +140,27 @@ def build_index(
     """Build an index folder from a tagged catalog and return its manifest.
 
     ``output`` is an index name (under ``indexes/``) or a folder. An existing index is
-    replaced only with ``options.force``; the new one is built in a temporary folder
-    beside it and renamed into place, so an interrupted build leaves the old index intact.
+    replaced only with ``options.force``, and only when it is an rtag index (anything else
+    at ``output`` is an error); the new one is built in a temporary folder beside it and
+    renamed into place, so an interrupted build leaves the old index intact, and a second
+    build of the same index meanwhile stops at once (artifacts.writer_lock).
     ``encoders`` may pass already-loaded ``(text, image)`` encoders.
     """
     opts = options or BuildOptions()
-    force, device, index_type, image_model = opts.force, opts.device, opts.index_type, opts.image_model
     out = location.resolve(output)
-    if out.exists() and not force:
+    if out.exists() and not opts.force:
         raise IndexExistsError(f"an index already exists at {out}: pass --force to replace it")
-    if out.exists() and not (out / artifacts.MANIFEST).is_file():
-        raise IndexExistsError(f"{out} exists and is not an rtag index (no {artifacts.MANIFEST}): refusing to replace it; choose another --name")
-    spec = spec or CatalogSpec()
+    artifacts.check_replaceable(out, manifest.INDEX.name, manifest.INDEX.what)
+    with artifacts.writer_lock(out):  # a second build of the same index stops here, not after its work
+        return _build(Path(catalog_path), out, spec or CatalogSpec(), opts, encoders)
+
+
+def _build(catalog_path: Path, out: Path, spec: CatalogSpec, opts: BuildOptions, encoders: tuple | None) -> dict:
+    force, device, index_type, image_model = opts.force, opts.device, opts.index_type, opts.image_model
     store.choose_type(0, index_type)  # validate before any slow work
     resolved = pick_device(device)  # once, handed to the encoders and the stores
     text_backend_of(opts.text_backend, resolved)
     image_backend_of(opts.image_backend, resolved)
-    catalog_path = Path(catalog_path)
     started = time.perf_counter()
     products, report = read_catalog(catalog_path, spec)
     if not products:

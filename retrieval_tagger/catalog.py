@@ -7,17 +7,19 @@ silently.
 
 from __future__ import annotations
 
-import csv
 import html
 import json
+import logging
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
+from retrieval_tagger.catalog_files import detect_format, iter_rows, json_value
 from retrieval_tagger.errors import CatalogError
+
+log = logging.getLogger("rtag")
 
 DEFAULT_ID_COL = "id"
 DEFAULT_TEXT_COLS = ("title", "description")
@@ -25,15 +27,6 @@ DEFAULT_IMAGE_COL = "image"
 
 _TAG_RE = re.compile(r"<[^>]*>")
 _SPACE_RE = re.compile(r"\s+")
-_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
 
 
 @dataclass
@@ -45,6 +38,7 @@ class Product:
     image: str | None = None
     tags: list[str] = field(default_factory=list)
     problem: str | None = None  # why this product cannot be tagged (query inputs only)
+    warning: str | None = None  # what was left out of it, e.g. a missing image (query inputs only)
 
 
 @dataclass
@@ -57,6 +51,9 @@ class CatalogSpec:
     tags_col: str | None = None
     facet_cols: Sequence[str] = ()
     strict: bool = False
+    # the fields above taken from an index's manifest, not named by the user: a file read
+    # at query time may lack their columns, which then mean "not given"
+    from_index: tuple[str, ...] = ()
 
     def describe(self) -> dict:
         return {
@@ -70,7 +67,8 @@ class CatalogSpec:
 
 @dataclass
 class CatalogReport:
-    """Counts of what happened to the rows of a catalog file."""
+    """Counts of what happened to the rows of a catalog file. Examples name the file and
+    the line a row starts on (the row number in a Parquet file)."""
 
     rows_read: int = 0
     kept: int = 0
@@ -79,6 +77,9 @@ class CatalogReport:
     missing_images: int = 0
     unreadable_images: int = 0
     dropped_after_image_check: int = 0
+    merged_spellings: int = 0  # tag spellings merged into another (case, spaces)
+    merged_tags: int = 0  # products' tags so rewritten
+    columns_left_out: list[str] = field(default_factory=list)  # query files: index columns the file lacks
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def note(self, kind: str, example: str) -> None:
@@ -106,6 +107,9 @@ class CatalogReport:
         degraded_txt = [f"{n} {why}" for n, why in degraded if n]
         if degraded_txt:
             text += "; kept with text only: " + "; ".join(degraded_txt)
+        if self.merged_spellings:
+            text += (f"; merged {self.merged_spellings} tag spelling(s) differing only in case or spacing "
+                     f"into the most frequent ({self.merged_tags} product tags rewritten)")
         return text
 
     def to_dict(self) -> dict:
@@ -117,6 +121,8 @@ class CatalogReport:
             "missing_images": self.missing_images,
             "unreadable_images": self.unreadable_images,
             "dropped_after_image_check": self.dropped_after_image_check,
+            "merged_spellings": self.merged_spellings,
+            "merged_tags": self.merged_tags,
         }
 
 
@@ -133,8 +139,13 @@ def clean_text(value: object) -> str:
     return _SPACE_RE.sub(" ", text).strip()
 
 
-def parse_tag_list(value: object) -> list[str]:
-    """A tag cell: a list (JSON input), a JSON array string, or a ``|``-separated string."""
+def parse_tag_list(value: object, where: str = "tag cell") -> list[str]:
+    """A tag cell: a list (JSON input), a JSON array string, or a ``|``-separated string.
+
+    Items of a list must be strings; numbers are taken as their text (``2012`` ->
+    ``"2012"``, ``1.5`` -> ``"1.5"``); anything else (objects, lists, true/false, null) is
+    an error that starts with ``where`` (the file, line and column).
+    """
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
@@ -142,21 +153,20 @@ def parse_tag_list(value: object) -> list[str]:
     else:
         text = str(value).strip()
         if text.startswith("["):
-            items = _json_value(text, list, f"tag cell {text[:60]!r} looks like a JSON array but", "a JSON array of strings")
+            items = json_value(text, list, f"{where}: {text[:60]!r} looks like a JSON array but", "a JSON array of strings")
         else:
             items = text.split("|")
-    return unique([clean_text(t) for t in items if clean_text(t)])
+    cleaned = (clean_text(_tag_text(item, where)) for item in items)
+    return unique([t for t in cleaned if t])
 
 
-def _json_value(text: str, kind: type, where: str, expected: str):
-    """``text`` parsed as JSON, which must give a ``kind``; errors start with ``where``."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogError(f"{where} is not valid JSON ({exc.msg}): it must be {expected}") from exc
-    if not isinstance(value, kind):
-        raise CatalogError(f"{where} is JSON but not {expected}")
-    return value
+def _tag_text(item: object, where: str) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, (int, float)) and not isinstance(item, bool):
+        return str(item)
+    kind = {dict: "an object", list: "a list", bool: "true/false", type(None): "null"}.get(type(item), type(item).__name__)
+    raise CatalogError(f"{where}: a tag list holds {kind} ({json.dumps(item, default=str)[:60]}): tags must be strings (or numbers)")
 
 
 def unique(items: Sequence[str]) -> list[str]:
@@ -164,83 +174,32 @@ def unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def detect_format(path: Path) -> str:
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        known = ", ".join(sorted(_FORMATS))
-        raise CatalogError(f"cannot tell the format of {path.name}: use one of the extensions {known}")
-    return fmt
+def _resolve_columns(columns: list[str], spec: CatalogSpec, path: Path, optional: tuple[str, ...], report: CatalogReport) -> dict:
+    """Check the requested columns exist; defaults are used only where present.
 
-
-def iter_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
-    """The column names of a catalog file and its rows as (line number, dict) pairs."""
-    if not path.is_file():
-        raise CatalogError(f"catalog file not found: {path}")
-    fmt = detect_format(path)
-    if fmt in ("csv", "tsv"):
-        return _iter_delimited(path, "," if fmt == "csv" else "\t")
-    if fmt == "jsonl":
-        return _iter_jsonl(path)
-    return _iter_parquet(path)
-
-
-def _iter_delimited(path: Path, delimiter: str) -> tuple[list[str], Iterator[tuple[int, dict]]]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh, delimiter=delimiter)
-            rows = list(reader)
-            columns = list(reader.fieldnames or [])
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"{path} is not valid UTF-8 (byte {exc.start}): re-save it as UTF-8") from exc
-    except csv.Error as exc:
-        raise CatalogError(f"{path} is not valid {'CSV' if delimiter == ',' else 'TSV'}: {exc}") from exc
-    if not columns:
-        raise CatalogError(f"{path} is empty: expected a header row")
-    return columns, enumerate(rows, 2)  # line 1 is the header
-
-
-def _iter_jsonl(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
-    rows = []
-    try:
-        with path.open(encoding="utf-8-sig") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                rows.append((line_no, _json_value(line, dict, f"{path}:{line_no}:", "a JSON object")))
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"{path} is not valid UTF-8 (byte {exc.start}): re-save it as UTF-8") from exc
-    columns = unique([key for _, row in rows for key in row])
-    return columns, iter(rows)
-
-
-def _iter_parquet(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise CatalogError("reading Parquet needs pyarrow: pip install 'retrieval-tagger[parquet]'") from exc
-    table = pq.read_table(path)
-    return list(table.column_names), enumerate(table.to_pylist(), 1)
-
-
-def _resolve_columns(columns: list[str], spec: CatalogSpec, path: Path) -> dict:
-    """Check the requested columns exist; defaults are used only where present."""
+    A column of a field in ``optional`` (the index's own mapping, at query time) that the
+    file lacks is left out with a note instead.
+    """
     available = set(columns)
 
-    def require(col: str, what: str) -> str:
-        if col not in available:
+    def wanted(field_name: str, names: Sequence[str], what: str) -> list[str]:
+        missing = [c for c in names if c not in available]
+        if missing and field_name not in optional:
             raise CatalogError(
-                f"{path.name} has no {what} column {col!r}; its columns are: {', '.join(columns)}"
+                f"{path.name} has no {what} column {missing[0]!r}; its columns are: {', '.join(columns)}"
             )
-        return col
+        for col in missing:
+            report.columns_left_out.append(col)
+            log.info("%s has no %s column %r that the index reads: its rows are read without it", path.name, what, col)
+        return [c for c in names if c in available]
 
-    id_col = require(spec.id_col or DEFAULT_ID_COL, "id")
+    (id_col,) = wanted("id_col", [spec.id_col or DEFAULT_ID_COL], "id")
     if spec.text_cols:
-        text_cols = [require(c, "text") for c in spec.text_cols]
+        text_cols = wanted("text_cols", spec.text_cols, "text")
     else:
         text_cols = [c for c in DEFAULT_TEXT_COLS if c in available]
     if spec.image_col:
-        image_col = require(spec.image_col, "image")
+        image_col = next(iter(wanted("image_col", [spec.image_col], "image")), None)
     else:
         image_col = DEFAULT_IMAGE_COL if DEFAULT_IMAGE_COL in available else None
     if not text_cols and not image_col:
@@ -248,8 +207,8 @@ def _resolve_columns(columns: list[str], spec: CatalogSpec, path: Path) -> dict:
             f"{path.name} has neither text nor image columns: pass --text-cols and/or --image-col; "
             f"its columns are: {', '.join(columns)}"
         )
-    tags_col = require(spec.tags_col, "tags") if spec.tags_col else None
-    facet_cols = [require(c, "facet") for c in spec.facet_cols]
+    tags_col = next(iter(wanted("tags_col", [spec.tags_col], "tags")), None) if spec.tags_col else None
+    facet_cols = wanted("facet_cols", list(spec.facet_cols), "facet")
     return dict(id_col=id_col, text_cols=text_cols, image_col=image_col, tags_col=tags_col, facet_cols=facet_cols)
 
 
@@ -263,48 +222,54 @@ def _resolve_image(value: object, base: Path) -> str | None:
     return str(path)
 
 
-def read_catalog(path: str | Path, spec: CatalogSpec | None = None, purpose: str = "index") -> tuple[list[Product], CatalogReport]:
+def read_catalog(path: str | Path, spec: CatalogSpec | None = None, purpose: str = "index",
+                 known_tags: Sequence[str] = ()) -> tuple[list[Product], CatalogReport]:
     """Read and clean a catalog file.
 
     ``purpose="index"`` drops duplicate ids and empty rows (counted in the report);
-    ``purpose="query"`` keeps every row, marking untaggable ones with ``problem`` so that
-    every input row can appear in the output.
+    ``purpose="query"`` keeps every row, marking untaggable ones with ``problem`` (and a
+    missing image with ``warning``) so that every input row can appear in the output, and
+    reads the file without the index's columns it lacks (``spec.from_index``). Tag
+    spellings that differ only in case or spacing become one (``known_tags`` first, else the
+    most frequent; see tags.merge_spellings), counted in the report.
     """
     if purpose not in ("index", "query"):
         raise ValueError(f"purpose must be 'index' or 'query', not {purpose!r}")
     path = Path(path)
     spec = spec or CatalogSpec()
-    columns, rows = iter_rows(path)
-    cols = _resolve_columns(columns, spec, path)
-    base = path.resolve().parent
     report = CatalogReport()
+    columns, rows = iter_rows(path)
+    cols = _resolve_columns(columns, spec, path, spec.from_index if purpose == "query" else (), report)
+    base = path.resolve().parent
+    unit = "row" if detect_format(path) == "parquet" else "line"
     products: list[Product] = []
     seen: set[str] = set()
     for row_no, row in rows:
         report.rows_read += 1
         pid = clean_text(row.get(cols["id_col"]))
-        where = f"{path.name} row {row_no}"
+        where = f"{path.name} {unit} {row_no}"
         text = " ".join(t for t in (clean_text(row.get(c)) for c in cols["text_cols"]) if t)
         image = _resolve_image(row.get(cols["image_col"]), base) if cols["image_col"] else None
+        warning = None
         if image is not None and not Path(image).is_file():
             report.missing_images += 1
             report.note("missing_images", f"{where}: {image}")
             if spec.strict:
                 raise CatalogError(f"{where}: image file not found: {image} (drop --strict to keep the product with text only)")
-            image = None
+            image, warning = None, f"image file not found: {image}"
         tags: list[str] = []
         if cols["tags_col"]:
-            tags.extend(parse_tag_list(row.get(cols["tags_col"])))
+            tags.extend(parse_tag_list(row.get(cols["tags_col"]), f"{where}, column {cols['tags_col']!r}"))
         for col in cols["facet_cols"]:
             value = clean_text(row.get(col))
             if value:
                 tags.append(f"{col}:{value}")
-        product = Product(id=pid, text=text, image=image, tags=unique(tags))
+        product = Product(id=pid, text=text, image=image, tags=unique(tags), warning=warning)
         if purpose == "query":
             if not pid:
                 product.problem = "empty id"
             elif not text and not image:
-                product.problem = "no text and no readable image"
+                product.problem = "no text and no readable image" + (f" ({warning})" if warning else "")
             products.append(product)
             continue
         if not pid or (not text and not image):
@@ -322,11 +287,26 @@ def read_catalog(path: str | Path, spec: CatalogSpec | None = None, purpose: str
         seen.add(pid)
         products.append(product)
     report.kept = len(products)
+    _merge_spellings(products, known_tags, report)
     return products, report
 
 
+def _merge_spellings(products: list[Product], known_tags: Sequence[str], report: CatalogReport) -> None:
+    # tags.py imports numpy, which the CLI's --help (importing this module) must not pay for
+    from retrieval_tagger.tags import merge_spellings
+
+    merged, renamed = merge_spellings([p.tags for p in products], known_tags)
+    for product, tags in zip(products, merged):
+        product.tags = tags
+    report.merged_spellings = len(renamed)
+    report.merged_tags = sum(n for _, _, n in renamed)
+    for old, new, n in renamed:
+        report.note("merged_spellings", f"{old!r} -> {new!r} ({n} product{'s' if n > 1 else ''})")
+
+
 def spec_from_manifest(columns: dict, **overrides) -> CatalogSpec:
-    """The column mapping an index was built with, with any options the user gave on top."""
+    """The column mapping an index was built with, with any options the user gave on top;
+    the fields that come from the index alone are listed in ``from_index``."""
     base = CatalogSpec(
         id_col=columns.get("id_col"),
         text_cols=columns.get("text_cols"),
@@ -337,4 +317,6 @@ def spec_from_manifest(columns: dict, **overrides) -> CatalogSpec:
     for key, value in overrides.items():
         if value:
             setattr(base, key, value)
+    # every row needs its id: the id column is never optional
+    base.from_index = tuple(key for key in ("text_cols", "image_col", "tags_col", "facet_cols") if getattr(base, key) and not overrides.get(key))
     return base

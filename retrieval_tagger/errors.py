@@ -43,3 +43,11 @@ class RerankerError(RtagError):
 
 class VocabError(RtagError):
     """A vocabulary file is malformed, or a named vocabulary does not exist."""
+
+
+class ArtifactLockedError(RtagError):
+    """Another process is writing the same index, vocabulary, model or file."""
+
+
+class NotReplaceableError(RtagError):
+    """--force would replace something that is not an rtag artifact of the same kind."""

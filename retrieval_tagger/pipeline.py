@@ -154,10 +154,23 @@ def _load_index_image_encoder(opened: OpenIndex, device: str, backend: str | Non
     return encoder
 
 
+def _load_encoders(opened: OpenIndex, options: dict) -> tuple:
+    """The (text, image) encoders an index names, checked against its manifest."""
+    recorded, device = opened.manifest["encoders"], options["device"]
+    text_enc = load_text_encoder(recorded["text"]["spec"], device, options["text_backend"], recorded["text"])
+    image_enc = _load_index_image_encoder(opened, device, options["image_backend"]) if "image" in recorded else None
+    check_encoder(opened, "text", text_enc)
+    check_encoder(opened, "image", image_enc)
+    return text_enc, image_enc
+
+
 class Tagger:
     """Tags products against one index. Build it with :meth:`Tagger.load`."""
 
     def __init__(self, index: OpenIndex, text_encoder, image_encoder, rerank: bool = True):
+        # ``index`` holds its reranker and stored vocabularies as they were when it was
+        # opened (reader.open_index): a rebuild or retraining since then does not reach
+        # this Tagger until reload()
         self.index = index
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder if "image" in index.modalities else None
@@ -166,12 +179,14 @@ class Tagger:
         self.prepared = prepare(index)  # each signal's per-index state (compute.prepare)
         # the index's trained reranker (rtag train-reranker), unless asked to leave it unread
         self.reranker = rerank_model.load(index) if rerank else None
+        self._rerank = rerank
+        self._load_options: dict | None = None  # how load() opened it, for reload()
         self._tag_similarity = None
         self._catalog_titles = None
         self._vocab_runs: dict[str, vocab_tagging.VocabRun] = {}  # stored vocabularies, read once each
 
     @classmethod
-    def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "size", rerank: bool = True,
+    def load(cls, index: str | Path, text_model: str | None = None, image_model: str | None = None, device: str | None = None, verify: str = "sha256", rerank: bool = True,
              text_backend: str | None = None, image_backend: str | None = None) -> "Tagger":
         """Open an index and load the encoders its manifest names.
 
@@ -189,11 +204,33 @@ class Tagger:
                     f"index {opened.folder} was built with {role} model {recorded[role]['spec']!r}, not {requested!r}: "
                     "query with the same model or rebuild the index"
                 )
-        text_enc = load_text_encoder(recorded["text"]["spec"], device, text_backend, recorded["text"])
-        image_enc = _load_index_image_encoder(opened, device, image_backend) if "image" in recorded else None
-        check_encoder(opened, "text", text_enc)
-        check_encoder(opened, "image", image_enc)
-        return cls(opened, text_enc, image_enc, rerank)
+        options = {"verify": verify, "device": device, "text_backend": text_backend, "image_backend": image_backend}
+        tagger = cls(opened, *_load_encoders(opened, options), rerank)
+        tagger._load_options = options
+        return tagger
+
+    def reload(self) -> bool:
+        """Open the index again when it was rebuilt, its reranker retrained or its stored
+        vocabularies changed since this Tagger opened it; returns whether anything had.
+
+        Until then the Tagger keeps tagging with what it opened (the old files are held
+        open). The encoders are kept when the new build names the same ones, else loaded
+        as :meth:`load` did (a Tagger built by hand then raises EncoderMismatchError)."""
+        options = self._load_options or {"verify": "sha256", "device": "cpu"}
+        fresh = open_index(self.index.folder, verify=options["verify"], device=options["device"])
+        if fresh.generation == self.index.generation:
+            return False
+        same = all(fresh.manifest["encoders"].get(role) == self.index.manifest["encoders"].get(role) for role in ("text", "image"))
+        if same:
+            encoders = (self.text_encoder, self.image_encoder)
+        elif self._load_options is None:
+            raise EncoderMismatchError(f"index {fresh.folder} was rebuilt with other encoders: load a new Tagger with Tagger.load")
+        else:
+            encoders = _load_encoders(fresh, options)
+        loaded = self._load_options
+        self.__init__(fresh, *encoders, self._rerank)
+        self._load_options = loaded
+        return True
 
     # -- scoring -----------------------------------------------------------------
 

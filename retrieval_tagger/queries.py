@@ -132,7 +132,7 @@ def encode_chunk(text_encoder, products: list[Product], wanted: set[str], id_row
     ``id_rows`` (catalog id -> row), when given, leaves each product out of its own neighbours.
     """
     n = len(products)
-    warnings: list[str | None] = [None] * n
+    warnings: list[str | None] = [p.warning for p in products]  # e.g. an image file the catalog reader found missing
     # each product's own catalog row (-1 when it is not in the catalog), to leave it out
     self_rows = np.asarray([id_rows.get(p.id, -1) for p in products], dtype=np.int64) if id_rows is not None else None
     text_at = np.asarray([i for i, p in enumerate(products) if has_text(p)], dtype=np.int64)
@@ -151,11 +151,11 @@ def encode_chunk(text_encoder, products: list[Product], wanted: set[str], id_row
     return queries, warnings
 
 
-def ahead(items: Iterable, depth: int = 1) -> Iterator:
-    """``items``, produced in a background thread at most ``depth`` items ahead of the
+def ahead(items: Iterable) -> Iterator:
+    """``items``, produced in a background thread at most one item ahead of the
     consumer. The producer's errors are raised in the consumer; a consumer that stops
     early stops the producer after the item it is working on."""
-    queue: Queue = Queue(maxsize=depth)
+    queue: Queue = Queue(maxsize=1)
     stop = threading.Event()
     end = object()
 

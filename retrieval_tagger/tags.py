@@ -2,13 +2,16 @@
 zero-shot tagging is another thing: see vocab/).
 
 A tag ``facet:value`` belongs to the facet ``facet`` (values of one facet exclude each
-other); any other tag is a free tag.
+other); any other tag is a free tag. Spellings of one tag that differ only in case or
+spacing are merged as a catalog is read (merge_spellings).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
+from typing import Sequence
 
 import numpy as np
 
@@ -19,6 +22,48 @@ def split_facet(tag: str) -> tuple[str | None, str]:
     if sep and facet and value and " " not in facet:
         return facet, value
     return None, tag
+
+
+def normal_spelling(tag: str) -> str:
+    """A facet tag without spaces around its parts (``"gender: Men"`` -> ``"gender:Men"``);
+    any other tag as it is. Tags reach here cleaned (see catalog.clean_text)."""
+    facet, sep, value = tag.partition(":")
+    facet, value = facet.strip(), value.strip()
+    if sep and facet and value and " " not in facet:
+        return f"{facet}:{value}"
+    return tag
+
+
+def _spelling_key(tag: str) -> tuple[str | None, str]:
+    """What spellings of one tag share: the facet name as written, the value up to case."""
+    facet, value = split_facet(normal_spelling(tag))
+    return facet, value.casefold()
+
+
+def merge_spellings(tag_lists: list[list[str]], known: Sequence[str] = ()) -> tuple[list[list[str]], list[tuple[str, str, int]]]:
+    """Tag lists (each without repeats) with the spellings of each tag that differ only in
+    case or spacing merged.
+
+    Within one facet (facet names are column names: never merged), and among free tags, the
+    values equal up to case and spaces around ``:`` become one spelling: a ``known`` one
+    (the index's tags, for files read at query time) or else the spelling most products
+    carry (the first seen on ties). Returns the new lists and, per merged spelling,
+    ``(spelling, the spelling it became, products that carried it)``.
+    """
+    carried = Counter(chain.from_iterable(tag_lists))  # products per spelling, in first-seen order
+    normal: Counter = Counter()  # products per spelling without spaces around ':', in first-seen order
+    for tag, n in carried.items():
+        normal[normal_spelling(tag)] += n
+    chosen: dict[tuple[str | None, str], str] = {}
+    for tag in known:
+        chosen.setdefault(_spelling_key(tag), tag)
+    for tag, _ in normal.most_common():  # stable: ties keep first-seen order
+        chosen.setdefault(_spelling_key(tag), tag)
+    rename = {t: chosen[_spelling_key(t)] for t in carried if chosen[_spelling_key(t)] != t}
+    if not rename:
+        return tag_lists, []
+    merged = [tags if rename.keys().isdisjoint(tags) else list(dict.fromkeys(rename.get(t, t) for t in tags)) for tags in tag_lists]
+    return merged, [(t, new, carried[t]) for t, new in rename.items()]
 
 
 @dataclass

@@ -1,98 +1,37 @@
-"""Shared fixtures: a tiny generated catalog (titles like "red cotton shirt", coloured
-square images) and indexes built from it with the fast test encoders.
+"""Shared fixtures: the tiny generated catalog (toy_catalog.py), indexes built from it with
+the fast test encoders, and the artifacts that several test folders read (a tiny text
+model with its ONNX export, an index built by the CLI, a trained reranker, an aligned
+model). Each is built once per session; treat them as read-only and copy before changing.
 
-Encoders used here: ``hash:64`` (model-free text) and ``rtag-tiny:random`` (a one-layer
-open_clip ViT at 32 px with seeded random weights). Every index lives under a pytest
-temporary folder, never in the repository's ``indexes/``.
+Every index and model lives under a pytest temporary folder, never in the repository's
+``indexes/``; ONNX exports go to a fresh cache, not the user's.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from shapes import ALIGN_BASE, ALIGN_OPTS, write_shapes_catalog
+from toy_catalog import (
+    COLUMNS,
+    FACET_VOCAB,
+    IMAGE_SPEC,
+    TAXONOMY,
+    TEXT_SPEC,
+    catalog_rows,
+    write_catalog,
+    write_file,
+)
 
 os.environ["RTAG_NO_PROGRESS"] = "1"
-# ONNX exports of text models (encoders/onnx_export.py) go to a fresh cache, not the user's
+# backends are chosen by the tests, never by the environment they run in
+os.environ.pop("RTAG_TEXT_BACKEND", None)
+os.environ.pop("RTAG_IMAGE_BACKEND", None)
 os.environ["RTAG_CACHE_DIR"] = tempfile.mkdtemp(prefix="rtag-test-cache-")
-
-TEXT_SPEC = "hash:64"
-IMAGE_SPEC = "rtag-tiny:random"
-
-COLOURS = {
-    "red": (220, 20, 30),
-    "blue": (30, 60, 220),
-    "green": (30, 170, 60),
-    "black": (10, 10, 10),
-    "white": (245, 245, 245),
-}
-ARTICLES = {
-    "shirt": "cotton",
-    "jeans": "denim",
-    "shoes": "leather",
-    "dress": "silk",
-    "hat": "wool",
-    "bag": "canvas",
-}
-COLUMNS = ["id", "title", "description", "image", "tags", "colour", "article"]
-
-
-def catalog_rows(image_dir: Path | None = None) -> list[dict]:
-    """30 products (5 colours x 6 articles), each with its own coloured square image.
-
-    Facet columns ``colour`` and ``article``; ``tags`` holds free tags, '|'-separated.
-    Image paths are relative to the catalog file (which sits beside ``images/``).
-    """
-    rows = []
-    for ci, (colour, rgb) in enumerate(COLOURS.items()):
-        for ai, (article, material) in enumerate(ARTICLES.items()):
-            pid = f"p{ci * len(ARTICLES) + ai:02d}"
-            if image_dir is not None:
-                write_square(image_dir / f"{pid}.png", rgb, marker=ai)
-            rows.append({
-                "id": pid,
-                "title": f"{colour} {material} {article}",
-                "description": f"A {colour} {article} made of {material}.",
-                "image": f"images/{pid}.png",
-                "tags": f"{material}|{'summer' if ci % 2 else 'winter'}",
-                "colour": colour,
-                "article": article,
-            })
-    return rows
-
-
-def write_square(path: Path, rgb: tuple[int, int, int], marker: int = 0, size: int = 40) -> Path:
-    """A square of one colour with a small white-ish marker whose place depends on ``marker``."""
-    from PIL import Image, ImageDraw
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img = Image.new("RGB", (size, size), rgb)
-    draw = ImageDraw.Draw(img)
-    x = 4 + 5 * marker
-    draw.rectangle([x, 4, x + 6, 10], fill=(128, 128, 128))
-    img.save(path)
-    return path
-
-
-def write_catalog(path: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
-    """Write rows as CSV, TSV or JSONL, chosen by the extension of ``path``."""
-    columns = columns or list(dict.fromkeys(k for row in rows for k in row))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".jsonl":
-        with path.open("w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps({c: row[c] for c in columns if c in row}, ensure_ascii=False) + "\n")
-        return path
-    delimiter = "\t" if path.suffix == ".tsv" else ","
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, delimiter=delimiter, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +74,35 @@ def both_index(tmp_path_factory, catalog_csv, facet_spec) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def both_tagger(both_index):
+    """A Tagger of ``both_index``, loaded once. Tests may monkeypatch it (monkeypatch undoes
+    the change) but must leave it as they found it."""
+    from retrieval_tagger.pipeline import Tagger
+
+    return Tagger.load(both_index)
+
+
+@pytest.fixture()
+def text_index_copy(text_index, tmp_path) -> Path:
+    """A private copy of the text-only index that a test may change or damage."""
+    out = tmp_path / "index"
+    shutil.copytree(text_index, out)
+    return out
+
+
+@pytest.fixture()
+def vocab_tagger(text_index_copy):
+    """A Tagger of ``text_index_copy`` with two stored vocabularies: ``facets`` (FACET_VOCAB)
+    and the taxonomy ``tax`` (TAXONOMY)."""
+    from retrieval_tagger.pipeline import Tagger
+
+    tagger = Tagger.load(text_index_copy)
+    tagger.add_vocab(write_file(text_index_copy.parent / "facets.txt", FACET_VOCAB), "facets")
+    tagger.add_vocab(write_file(text_index_copy.parent / "tax.txt", TAXONOMY), "tax")
+    return tagger
+
+
 @pytest.fixture()
 def index_home(tmp_path, monkeypatch) -> Path:
     """Bare index names resolve under a temporary folder for this test."""
@@ -149,3 +117,73 @@ def encoders():
     from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 
     return load_text_encoder(TEXT_SPEC), load_image_encoder(IMAGE_SPEC)
+
+
+@pytest.fixture(scope="session")
+def tiny_text_model(tmp_path_factory) -> str:
+    """A tiny sentence-transformers model folder whose int8 ONNX export is in the session's
+    cache (``RTAG_CACHE_DIR``); see tiny_models.py."""
+    from tiny_models import tiny_sentence_model
+
+    from retrieval_tagger.encoders.registry import load_text_encoder
+
+    model = tiny_sentence_model(tmp_path_factory.mktemp("tiny-st"))
+    load_text_encoder(model, "cpu", backend="onnx-int8")
+    return model
+
+
+@pytest.fixture()
+def private_cache(tmp_path, monkeypatch) -> Path:
+    """A copy of the session's ONNX export cache that this test may change or delete."""
+    cache = tmp_path / "cache"
+    shutil.copytree(os.environ["RTAG_CACHE_DIR"], cache)
+    monkeypatch.setenv("RTAG_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def cli_index(tmp_path_factory, catalog_csv) -> Path:
+    """The tiny catalog indexed by ``rtag index`` (hash:64 + rtag-tiny:random)."""
+    from typer.testing import CliRunner
+
+    from retrieval_tagger.cli.main import app
+
+    folder = tmp_path_factory.mktemp("cli") / "shop"
+    args = ["index", str(catalog_csv), "--name", str(folder), "--tags-col", "tags", "--facet-cols", "colour,article",
+            "--text-model", TEXT_SPEC, "--image-model", IMAGE_SPEC]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"index {folder}: 30 products, 19 tags; text 30 vectors (flat), image 30 vectors (flat)" in result.stdout
+    assert "catalog: 30 rows read, 30 kept, 0 skipped" in result.stderr
+    return folder
+
+
+@pytest.fixture(scope="session")
+def reranked(both_index, tmp_path_factory) -> tuple[Path, dict]:
+    """A copy of ``both_index`` with a reranker trained by ``train_index``, and what it returned."""
+    from retrieval_tagger.jobs.train_reranker import train_index
+
+    folder = tmp_path_factory.mktemp("rerank") / "index"
+    shutil.copytree(both_index, folder)
+    return folder, train_index(folder, progress=False)
+
+
+@pytest.fixture(scope="session")
+def shapes_csv(tmp_path_factory) -> Path:
+    return write_shapes_catalog(tmp_path_factory.mktemp("shapes"), per_class=16)
+
+
+@pytest.fixture(scope="session")
+def shapes_features(tmp_path_factory) -> Path:
+    """A shared ``cache_dir`` for alignment runs on the shapes: the frozen features of the
+    same images under the same model are computed once, not once per run."""
+    return tmp_path_factory.mktemp("shapes-features")
+
+
+@pytest.fixture(scope="session")
+def aligned(shapes_csv, shapes_features, tmp_path_factory) -> tuple[Path, dict]:
+    """A model folder aligned on the shapes (ALIGN_BASE, ALIGN_OPTS) and its manifest."""
+    from retrieval_tagger.align.train import AlignOptions, align
+
+    out = tmp_path_factory.mktemp("models") / "shapes"
+    return out, align(shapes_csv, out, base=ALIGN_BASE, options=AlignOptions(**ALIGN_OPTS), cache_dir=shapes_features)

@@ -11,6 +11,11 @@ from PIL import Image, ImageDraw
 
 SHAPE_COLOURS = {"red": (220, 30, 30), "green": (40, 170, 60), "blue": (40, 70, 220), "yellow": (235, 200, 30)}
 SHAPES = ("circle", "square", "triangle")
+# how the tests align rtag-tiny:random on the shapes; its random text tower means nothing,
+# so its projection is trained too. 8 epochs at this rate match 12 captions to new images
+# as well as 25 at 3e-3 did (0.54 against 0.56; chance is 0.08), in a third of the time.
+ALIGN_BASE = "rtag-tiny:random"
+ALIGN_OPTS = dict(epochs=8, batch_size=64, lr=1e-2, val_fraction=0.2, patience=8, warmup_steps=5, text_projection=True)
 
 
 def draw_shape(shape: str, rgb: tuple, rng: random.Random, size: int = 48) -> Image.Image:

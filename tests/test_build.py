@@ -1,21 +1,22 @@
-"""``build_index``: what an index folder holds, bad images, and atomic replacement."""
+"""``build_index``: what an index folder holds, bad images, index types, atomic replacement,
+and image models aligned beforehand or by the build."""
 
 from __future__ import annotations
 
 import json
-import shutil
+from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import COLUMNS, TEXT_SPEC, catalog_rows, write_catalog
+from shapes import ALIGN_BASE, ALIGN_OPTS, SHAPE_COLOURS, SHAPES
+from toy_catalog import COLUMNS, TEXT_SPEC, catalog_rows, write_catalog
 
 from retrieval_tagger import artifacts
+from retrieval_tagger.align.train import AlignOptions
 from retrieval_tagger.build import BuildOptions, build_index
 from retrieval_tagger.catalog import CatalogSpec
 from retrieval_tagger.errors import CatalogError, IndexExistsError, RtagError
 from retrieval_tagger.index import manifest as manifest_mod
 from retrieval_tagger.index import store
-from retrieval_tagger.index.location import resolve
 from retrieval_tagger.index.reader import open_index
 
 SPEC = CatalogSpec(tags_col="tags", facet_cols=["colour", "article"])
@@ -47,25 +48,9 @@ def test_index_folder_holds_a_complete_manifest(both_index, catalog_csv):
     assert man["report"]["summary"] == "30 rows read, 30 kept, 0 skipped"
 
 
-def test_opened_index_maps_ids_tags_and_vectors(both_index):
-    opened = open_index(both_index)
-    assert opened.ids[:2] == ["p00", "p01"]
-    row = opened.id_rows["p07"]  # blue denim jeans, summer
-    tags = {opened.vocab.tags[c] for c in opened.product_tags[row].indices}
-    assert tags == {"denim", "summer", "colour:blue", "article:jeans"}
-    assert opened.modalities["text"].index.ntotal == 30
-    assert opened.modalities["image"].rows.tolist() == list(range(30))
-    assert opened.vocab_vectors["text"].shape == (len(opened.vocab), 64)
-    assert opened.vocab_vectors["image"].shape == (len(opened.vocab), 32)
-    np.testing.assert_allclose(np.linalg.norm(opened.vocab_vectors["image"], axis=1), 1.0, rtol=1e-5)
-
-
 def test_bare_name_goes_under_the_index_home(catalog_csv, index_home, encoders):
     build_index(catalog_csv, "shop", SPEC, encoders=encoders)
     assert (index_home / "shop" / "manifest.json").is_file()
-    assert resolve("shop") == index_home / "shop"
-    with pytest.raises(RtagError, match="invalid index name"):
-        resolve("-bad name")
 
 
 def test_build_refuses_an_unknown_index_type_before_reading(tmp_path):
@@ -90,24 +75,6 @@ def test_approximate_index_types_build_and_are_recorded(catalog_csv, tmp_path, i
     assert man["build"]["index_type"] == index_type
     opened = open_index(tmp_path / "idx")
     assert store.search_parameters(opened.manifest["stores"]["text"]) == recorded["search"]
-
-
-def test_an_index_whose_manifest_predates_factory_strings_still_opens(both_index, tmp_path):
-    """Stores recorded as type + knobs (rtag before factory strings) open and search the same."""
-    copy = tmp_path / "old"
-    shutil.copytree(both_index, copy)
-    man = json.loads((copy / "manifest.json").read_text())
-    for entry in man["stores"].values():
-        for key in ("factory", "build", "search"):
-            entry.pop(key, None)
-    (copy / "manifest.json").write_text(json.dumps(man))
-    old, new = open_index(copy), open_index(both_index)
-    queries = np.eye(64, dtype=np.float32)[:5]
-    for name in new.modalities:
-        dim = new.modalities[name].index.d
-        q = np.ascontiguousarray(queries[:, :dim])
-        for got, expected in zip(store.search(old.modalities[name].index, q, 5), store.search(new.modalities[name].index, q, 5)):
-            np.testing.assert_array_equal(got, expected)
 
 
 # -- bad images ------------------------------------------------------------------------
@@ -235,7 +202,33 @@ def test_force_does_not_delete_a_folder_that_is_not_an_index(tmp_path, catalog_c
     assert (folder / "thesis.txt").read_text() == "years of work"
 
 
-def test_copy_of_an_index_opens_from_its_new_place(both_index, tmp_path):
-    copy = tmp_path / "moved"
-    shutil.copytree(both_index, copy)
-    assert open_index(copy).ids == open_index(both_index).ids
+# -- aligned image models --------------------------------------------------------------
+
+
+@pytest.mark.slow  # an aligned model, and a build that aligns one
+def test_index_uses_an_aligned_model_folder_and_index_align_keeps_its_own(aligned, tmp_path):
+    from retrieval_tagger.build import BuildOptions, build_index
+    from retrieval_tagger.pipeline import Tagger
+
+    rows = [{"id": f"p{i}", "title": f"{c} {s}", "image": str(Path(aligned[1]["training"]["catalog"]).parent / "images" / f"{c}-{s}-{i % 4}.png"),
+             "colour": c, "shape": s} for i, (c, s) in enumerate((c, s) for c in SHAPE_COLOURS for s in SHAPES for _ in range(4))]
+    import csv
+
+    catalog = tmp_path / "tagged.csv"
+    with catalog.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    spec = CatalogSpec(facet_cols=["colour", "shape"])
+    relative = Path(aligned[0]).relative_to(Path.cwd()) if Path(aligned[0]).is_relative_to(Path.cwd()) else aligned[0]
+    man = build_index(catalog, tmp_path / "with_folder", spec, BuildOptions(text_model="hash:64", image_model=str(relative)))
+    assert man["encoders"]["image"]["spec"] == str(Path(aligned[0]).resolve())
+    Tagger.load(tmp_path / "with_folder", image_model=str(aligned[0]))
+
+    man = build_index(catalog, tmp_path / "with_align", spec,
+                      BuildOptions(text_model="hash:64", image_model=ALIGN_BASE, align=AlignOptions(**{**ALIGN_OPTS, "epochs": 2})))
+    assert man["encoders"]["image"]["spec"] == "@index/image_model"
+    assert (tmp_path / "with_align" / "image_model" / "manifest.json").is_file()
+    assert not (tmp_path / ".with_align.aligned-model").exists()
+    results = Tagger.load(tmp_path / "with_align").tag([{"id": "q", "title": "red circle", "image": rows[0]["image"]}])
+    assert results[0].tags

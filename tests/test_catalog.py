@@ -6,7 +6,7 @@ import json
 import sys
 
 import pytest
-from conftest import COLUMNS, catalog_rows, write_catalog
+from toy_catalog import COLUMNS, catalog_rows, write_catalog
 
 from retrieval_tagger.catalog import (
     CatalogSpec,
@@ -239,13 +239,13 @@ def test_duplicate_id_keeps_the_first_and_is_counted(tmp_path, rows):
     assert report.kept == len(products) == 30
     assert report.duplicate_ids == 1
     assert [p.text for p in products if p.id == "p01"] == ["red denim jeans A red jeans made of denim."]
-    assert report.examples["duplicate_ids"] == ["catalog.csv row 32: p01"]
+    assert report.examples["duplicate_ids"] == ["catalog.csv line 32: p01"]
     assert "1 duplicate id (first kept)" in report.summary()
 
 
 def test_duplicate_id_with_strict_is_an_error(tmp_path, rows):
     path = write_catalog(tmp_path / "catalog.csv", rows + [rows[0]], ["id", "title"])
-    with pytest.raises(CatalogError, match="row 32: duplicate id 'p00'"):
+    with pytest.raises(CatalogError, match="line 32: duplicate id 'p00'"):
         read_catalog(path, CatalogSpec(strict=True))
 
 
@@ -273,7 +273,7 @@ def test_empty_rows_are_kept_with_a_problem_at_query_time(tmp_path, rows):
 
 def test_empty_row_with_strict_is_an_error(tmp_path):
     path = write_catalog(tmp_path / "catalog.csv", [{"id": "1", "title": ""}])
-    with pytest.raises(CatalogError, match="row 2: no id, or neither text nor image"):
+    with pytest.raises(CatalogError, match="line 2: no id, or neither text nor image"):
         read_catalog(path, CatalogSpec(strict=True))
 
 
@@ -324,4 +324,4 @@ def test_jsonl_rows_are_numbered_by_line_even_after_blank_lines(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text('{"id": "a", "title": "x"}\n\n{"id": "a", "title": "y"}\n', encoding="utf-8")
     _, report = read_catalog(path)
-    assert report.examples["duplicate_ids"] == ["c.jsonl row 3: a"]
+    assert report.examples["duplicate_ids"] == ["c.jsonl line 3: a"]

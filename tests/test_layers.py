@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "retrieval_tagger"
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS = [
     ["errors", "artifacts", "progress", "tag_defaults"],
-    ["catalog", "tags", "cooccurrence"],
+    ["catalog", "catalog_files", "tags", "cooccurrence"],
     ["encoders"],
     ["index"],
     ["queries"],

@@ -1,5 +1,5 @@
-"""The GPU path, exercised on the CPU: worker and batch sizing, pixels normalised on the
-device, the image stream that spans a call's chunks, and encoding one chunk ahead."""
+"""Queries: the catalog queried as itself (leaving each product out), the image stream that
+spans a call's chunks, and encoding one chunk ahead (what a GPU encoder gets), on the CPU."""
 
 from __future__ import annotations
 
@@ -7,49 +7,11 @@ import threading
 
 import numpy as np
 import pytest
-import torch
-from conftest import IMAGE_SPEC, catalog_rows
+from toy_catalog import catalog_rows
 
 from retrieval_tagger import queries as query_encoding
-from retrieval_tagger.encoders import image as image_mod
-from retrieval_tagger.encoders import pixels as pixels_mod
-from retrieval_tagger.encoders.base import text_batch_size
-from retrieval_tagger.encoders.registry import load_image_encoder
 from retrieval_tagger.pipeline import Tagger
 from retrieval_tagger.queries import RowStream, ahead
-
-
-@pytest.mark.parametrize("cores, device, n, expected", [
-    (16, "cpu", 1000, 4),  # the model needs the cores too
-    (16, "cuda", 1000, 15),  # all but the core that feeds the GPU
-    (16, "cuda:0", 1000, 15),
-    (2, "cpu", 1000, 1),
-    (2, "cuda", 1000, 1),
-    (16, "cuda", 10, 0),  # too few images to pay for starting workers
-])
-def test_default_workers(monkeypatch, cores, device, n, expected):
-    monkeypatch.setattr(pixels_mod, "cpu_cores", lambda: cores)
-    assert pixels_mod.default_workers(n, device) == expected
-
-
-def test_batch_sizes_follow_the_device():
-    assert pixels_mod.default_batch_size("cpu", 128, 100_000, 4) == 64
-    assert pixels_mod.default_batch_size("cuda", 224, 100_000, 15) == pixels_mod.GPU_BATCH_AT_224
-    assert pixels_mod.default_batch_size("cuda", 128, 100_000, 15) == pixels_mod.GPU_MAX_BATCH  # small images: more per batch
-    assert pixels_mod.default_batch_size("cuda", 128, 2048, 15) == 137  # every worker gets a batch
-    assert pixels_mod.default_batch_size("cuda", 128, 20, 15) == 16
-    assert text_batch_size("cpu") == 128 and text_batch_size("cuda") > 128
-
-
-def test_pixels_are_normalised_on_the_device_as_before(catalog_dir):
-    encoder = load_image_encoder(IMAGE_SPEC, device="cpu")
-    paths = [str(catalog_dir / row["image"]) for row in catalog_rows()[:3]]
-    (_, pixels, _, flags), = list(encoder.batches(paths, batch_size=8, workers=0))
-    raw = torch.stack([image_mod.ImageFiles(paths, encoder.size)[i][0] for i in range(3)])
-    assert raw.dtype == torch.uint8 and flags.all()
-    mean, std = torch.tensor(encoder.mean).view(1, 3, 1, 1), torch.tensor(encoder.std).view(1, 3, 1, 1)
-    assert torch.equal(pixels, (raw.float() / 255.0 - mean) / std)
-    assert pixels.is_contiguous(memory_format=torch.channels_last if encoder.backend == "torch" else torch.contiguous_format)
 
 
 def test_row_stream_hands_out_runs_across_batches():
@@ -62,7 +24,7 @@ def test_row_stream_hands_out_runs_across_batches():
 
 
 def test_ahead_keeps_order_and_raises_the_producers_error():
-    assert list(ahead(iter(range(10)), depth=2)) == list(range(10))
+    assert list(ahead(iter(range(10)))) == list(range(10))
 
     def broken():
         yield 1
@@ -85,7 +47,7 @@ def test_ahead_stops_its_thread_when_the_consumer_stops():
             yield i
             i += 1
 
-    stream = ahead(endless(), depth=1)
+    stream = ahead(endless())
     assert next(stream) == 0
     stream.close()
     assert not any(t.name == "rtag-encode-ahead" for t in threading.enumerate())
@@ -113,13 +75,21 @@ def test_encoding_ahead_on_a_gpu_device_scores_as_in_order(both_index, catalog_d
     assert ahead_warnings == warnings and "missing.png" in warnings[4]
 
 
-def test_minilm_folder_can_be_named_by_environment(monkeypatch, tmp_path):
-    """RTAG_MINILM_DIR lets a machine without the packaged MiniLM (the GPU benchmark's) use a copy."""
-    from retrieval_tagger.encoders.lite import minilm_path
-    from retrieval_tagger.errors import EncoderError
+def test_leave_one_out_examples_exclude_the_query_itself(both_index):
+    from retrieval_tagger.index.reader import open_index
+    from retrieval_tagger.queries import CatalogQueries
+    from retrieval_tagger.signals.compute import compute
+    from retrieval_tagger.signals.registry import fusion_of
 
-    monkeypatch.setenv("RTAG_MINILM_DIR", str(tmp_path))
-    with pytest.raises(EncoderError, match="no config.json"):
-        minilm_path()
-    (tmp_path / "config.json").write_text("{}")
-    assert minilm_path() == str(tmp_path.resolve())
+    index = open_index(both_index)
+    rows = np.arange(len(index.ids))
+    queries = CatalogQueries(index).batch(rows, ["" for _ in rows])
+    found = compute(index, queries, {"text", "image", "colour"}, fusion_of(index.manifest), similarities=True)
+    for name, extras in found.extras.items():
+        nb_rows = extras["rows"]
+        assert (nb_rows != rows[:, None]).all(), name
+        assert (nb_rows >= 0).all()  # the k nearest others, none missing
+    # the same search without leaving out finds each product itself first
+    queries.self_rows = None
+    found_self = compute(index, queries, {"text"}, fusion_of(index.manifest), similarities=True)
+    assert (found_self.extras["text"]["rows"][:, 0] == rows).mean() > 0.9

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import IMAGE_SPEC
-from test_onnx_text import tiny_sentence_model
+from toy_catalog import IMAGE_SPEC
 
 # what only building, exporting or training needs
 HEAVY = ("torch", "transformers", "sentence_transformers", "open_clip", "timm", "onnx", "sklearn", "lightgbm")
@@ -29,16 +28,15 @@ print(json.dumps(sorted(m for m in sys.argv[3].split(",") if m in sys.modules)),
 
 
 @pytest.fixture(scope="module")
-def onnx_index(tmp_path_factory, catalog_csv, facet_spec):
+def onnx_index(tmp_path_factory, catalog_csv, facet_spec, tiny_text_model):
     """An index built with a sentence-transformers text model and the tiny open_clip model,
-    both on their ONNX backends (whose exports are cached as they are built)."""
+    both on their ONNX backends (whose exports are in the session's cache)."""
     from retrieval_tagger.build import BuildOptions, build_index
 
-    folder = tmp_path_factory.mktemp("startup")
-    model = tiny_sentence_model(folder)
-    build_index(catalog_csv, folder / "index", facet_spec,
-                BuildOptions(text_model=model, image_model=IMAGE_SPEC, device="cpu", text_backend="onnx-int8", image_backend="onnx"))
-    return folder / "index"
+    folder = tmp_path_factory.mktemp("startup") / "index"
+    build_index(catalog_csv, folder, facet_spec,
+                BuildOptions(text_model=tiny_text_model, image_model=IMAGE_SPEC, device="cpu", text_backend="onnx-int8", image_backend="onnx"))
+    return folder
 
 
 def test_tagging_from_cached_exports_imports_no_torch(onnx_index, catalog_dir):
@@ -67,9 +65,9 @@ def test_tagging_from_cached_exports_imports_no_torch(onnx_index, catalog_dir):
 def test_real_models_from_cached_exports_match_the_loaded_ones(tmp_path):
     """MiniLM and rtag-lite built from their cached exports alone: the same token ids and
     the same embeddings as the encoders that load the models and export them."""
-    from conftest import write_square
     from sentence_transformers import SentenceTransformer
-    from test_onnx_text import AWKWARD, TEXTS
+    from tiny_models import AWKWARD, TEXTS
+    from toy_catalog import write_square
 
     from retrieval_tagger.encoders.lite import minilm_path
     from retrieval_tagger.encoders.onnx.image import OnnxImageEncoder

@@ -1,26 +1,34 @@
 """Training state of ``rtag align``: checkpoints to resume from and the best weights.
 
-Tensors go to safetensors, the rest to JSON; a checkpoint is used only when its
-fingerprint (starting model, data hash, options) matches the run resuming it.
+A checkpoint is one folder, ``checkpoint/`` in the work area, written atomically
+(artifacts.write_folder): its manifest holds the state (epoch, history, fingerprint), and
+lists the weights with the optimizer's state and the best epoch's weights with their
+sha256, so a resume never pairs files of different epochs. It is used only when its
+fingerprint (starting model, data hash, options) matches the run resuming it; anything
+unreadable is ignored with a warning and training starts over.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save_file
 
 from retrieval_tagger import artifacts
+from retrieval_tagger.errors import AlignError
 
 log = logging.getLogger("rtag.align")
-STATE = "checkpoint.json"
+FOLDER = "checkpoint"
+STATE = f"{FOLDER}/{artifacts.MANIFEST}"  # the state lives in the checkpoint's manifest
 WEIGHTS = "checkpoint.safetensors"
 BEST = "best.safetensors"
 SCORE = "mean_r1"
+CHECKPOINT = artifacts.Format("rtag-align-checkpoint", 1, "an alignment checkpoint", AlignError, "it is ignored and training starts over")
 
 
 def fresh(unaligned: dict) -> dict:
@@ -43,12 +51,10 @@ def advance(state: dict, metrics: dict, aligner) -> None:
         state["since_best"] += 1
 
 
-def _save_tensors(path: Path, tensors: dict) -> None:
-    with artifacts.atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-
-
 def save(work: Path, fingerprint: dict, state: dict, aligner, optimizer) -> None:
+    """Write the checkpoint folder: trainable weights and optimizer state, the best
+    epoch's weights (carried over from the previous checkpoint when this epoch is not
+    better) and the state, all or nothing."""
     tensors = {n: p.detach().cpu() for n, p in aligner.named_trainable().items()}
     names = list(aligner.named_trainable())
     index = {id(p): n for n, p in aligner.named_trainable().items()}
@@ -57,26 +63,50 @@ def save(work: Path, fingerprint: dict, state: dict, aligner, optimizer) -> None
             for key, value in optimizer.state.get(p, {}).items():
                 tensors[f"optim.{index[id(p)]}.{key}"] = torch.as_tensor(value).detach().cpu()
     best = state.pop("_best_weights", None)
-    if best is not None:
-        _save_tensors(work / BEST, best)
-    _save_tensors(work / WEIGHTS, tensors)
-    artifacts.write_json(work / STATE, {"fingerprint": fingerprint, "state": state, "trainable": names}, indent=1)
+    folder = work / FOLDER
+    with artifacts.write_folder(folder) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS))
+        if best is not None:
+            save_file({k: v.contiguous() for k, v in best.items()}, str(tmp / BEST))
+        elif (folder / BEST).is_file():
+            _carry(folder / BEST, tmp / BEST)
+        artifacts.write_manifest(tmp, {**artifacts.header(CHECKPOINT), "fingerprint": fingerprint, "state": state, "trainable": names})
+
+
+def _carry(src: Path, dst: Path) -> None:
+    """The previous checkpoint's file in the new one: a hard link (files are never changed
+    in place), or a copy where links are not possible."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _open(work: Path):
+    """The checkpoint folder opened (artifacts.open_snapshot), or None when there is none."""
+    try:
+        return artifacts.open_snapshot(work / FOLDER, CHECKPOINT, missing=FileNotFoundError())
+    except FileNotFoundError:
+        return None
 
 
 def load(work: Path, fingerprint: dict, aligner, optimizer) -> dict | None:
     """The saved state when it belongs to this run (weights and optimizer restored), else None."""
-    meta = work / STATE
-    if not meta.is_file() or not (work / WEIGHTS).is_file():
-        return None
     try:
-        saved = json.loads(meta.read_text(encoding="utf-8"))
-        tensors = load_file(str(work / WEIGHTS))
-    except (OSError, ValueError) as exc:
+        held = _open(work)
+        if held is None:
+            return None
+        saved = held.manifest
+        tensors = load_tensors(held.read(WEIGHTS))
+    except Exception as exc:  # a damaged or foreign checkpoint is only a lost head start
         log.warning("ignoring an unreadable checkpoint in %s (%s); starting over", work, exc)
         return None
     params = aligner.named_trainable()
     if saved.get("fingerprint") != fingerprint or saved.get("trainable") != list(params):
         log.warning("the checkpoint in %s is from another model, catalog or options; starting over", work)
+        return None
+    if any(name not in tensors or tensors[name].shape != p.shape for name, p in params.items()):
+        log.warning("the checkpoint in %s does not fit the model; starting over", work)
         return None
     with torch.no_grad():
         for name, p in params.items():
@@ -94,10 +124,10 @@ def load(work: Path, fingerprint: dict, aligner, optimizer) -> dict | None:
 
 def restore_best(work: Path, aligner) -> None:
     """Load the best epoch's weights into the trainable parameters."""
-    path = work / BEST
-    if not path.is_file():
+    held = _open(work)
+    if held is None or BEST not in held.manifest["files"]:
         return
-    tensors = load_file(str(path))
+    tensors = load_tensors(held.read(BEST))
     with torch.no_grad():
         for name, p in aligner.named_trainable().items():
             p.copy_(tensors[name].to(p.device))

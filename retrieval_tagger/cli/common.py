@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
+from pathlib import Path
 
 import typer
 
 from retrieval_tagger import tag_defaults
-from retrieval_tagger.catalog import CatalogSpec
+from retrieval_tagger.catalog import CatalogSpec, detect_format
+from retrieval_tagger.errors import CatalogError, RtagError
 from retrieval_tagger.signals import registry
 
 
@@ -32,7 +35,10 @@ ImageBackend = typer.Option(
 )
 Strict = typer.Option(False, "--strict", help="Treat duplicate ids, empty rows and bad images as errors.")
 Device = typer.Option(None, "--device", help="cpu or cuda [default: cuda when available].")
-Index = typer.Option(..., "--index", "-i", help="Index name or folder.")
+# how an index is named, for every option that names one (index/location.py resolves it)
+INDEX_NAMING = ("a name (a folder under $RTAG_INDEX_DIR, default ./indexes) or a folder path: "
+                "anything with a slash is a path, taken as written (relative to the current folder)")
+Index = typer.Option(..., "--index", "-i", help=f"The index: {INDEX_NAMING}.")
 
 # tagging options of `rtag tag` and `rtag eval`
 K = typer.Option(None, "-k", help="Neighbours per kNN signal [default: fitted by the index].")
@@ -107,8 +113,6 @@ def model_options(options: dict) -> dict:
 
 
 def parse_weights(text: str | None) -> dict | None:
-    from retrieval_tagger.errors import RtagError
-
     if not text:
         return None
     weights = {}
@@ -130,3 +134,48 @@ def tagging_options(options: dict, **extra) -> dict:
     given = {"k": options.get("k"), "temperature": options.get("temperature"), "weights": parse_weights(options.get("weights")),
              "rerank": options.get("rerank"), "diversity": options.get("diversity")}
     return {**{key: value for key, value in given.items() if value is not None}, **extra}
+
+
+# -- cheap checks, run before any model loads (loading takes tens of seconds) ------------
+
+def check_readable(path: Path, what: str) -> None:
+    """Refuse a file that is missing, a folder, or unreadable, naming it."""
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        raise RtagError(f"{what} not found: {path}: check the path") from None
+    except IsADirectoryError:
+        raise RtagError(f"{what} {path} is a folder: give a file") from None
+    except OSError as exc:
+        raise RtagError(f"cannot read {what} {path} ({exc.strerror}): check its permissions") from None
+
+
+def check_input_file(path: Path, what: str = "input file") -> None:
+    """Refuse a product file rtag cannot read: missing, unreadable, of an unknown format,
+    or Parquet without pyarrow."""
+    check_readable(path, what)
+    if detect_format(path) == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise CatalogError(f"reading Parquet ({path.name}) needs pyarrow: pip install 'retrieval-tagger[parquet]'")
+
+
+def check_image(path: Path) -> None:
+    """Refuse an image file that is missing, unreadable or not an image Pillow knows."""
+    from PIL import Image, UnidentifiedImageError
+
+    check_readable(path, "image")
+    try:
+        with Image.open(path):
+            pass
+    except (UnidentifiedImageError, OSError) as exc:
+        raise RtagError(f"image {path} cannot be read as an image ({exc}): give a JPEG, PNG, WebP or other photo file") from None
+
+
+def index_folder(index: str) -> Path:
+    """The folder of ``index``, checked to hold an rtag index by its manifest alone (fast:
+    no store, no model)."""
+    from retrieval_tagger.index import location, manifest
+
+    folder = location.resolve(index)
+    manifest.read_manifest(folder, verify="none")
+    return folder

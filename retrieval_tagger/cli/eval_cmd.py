@@ -30,7 +30,7 @@ def evaluate_cmd(
         format_comparison,
         format_report,
     )
-    from retrieval_tagger.pipeline import Tagger
+    from retrieval_tagger.pipeline import Tagger, TagOptions
 
     try:
         cutoffs = tuple(int(v) for v in common.split_list(ks))
@@ -38,10 +38,14 @@ def evaluate_cmd(
         raise RtagError(f"--ks must be comma-separated whole numbers, got {ks!r}") from exc
     if not cutoffs or min(cutoffs) < 1:
         raise RtagError(f"--ks must list cut-offs of at least 1, got {ks!r}")
+    opts = common.tagging_options(options, exclude_self=exclude_self)
+    # checked before the models load (tens of seconds)
+    TagOptions.from_kwargs(**opts)
+    common.check_input_file(test_file, "test file")
+    common.index_folder(index)
     tagger = Tagger.load(index, rerank=options["rerank"], **common.model_options(options))
     spec = spec_from_manifest(tagger.index.manifest["catalog"]["columns"], **common.column_overrides(options))
-    products, _ = read_catalog(test_file, spec, purpose="query")
-    opts = common.tagging_options(options, exclude_self=exclude_self)
+    products, _ = read_catalog(test_file, spec, purpose="query", known_tags=tagger.index.vocab.tags)
     if side_by_side:
         diversity = opts.pop("diversity", None)
         results = compare(tagger, products, cutoffs, diversity, **opts)

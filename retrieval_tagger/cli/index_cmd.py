@@ -12,7 +12,7 @@ from retrieval_tagger.cli import common
 @common.with_options(common.COLUMNS, common.TAG_COLUMNS, common.STRICT, common.MODELS)
 def index(
     catalog: Path = typer.Argument(..., help="Catalog file: .csv, .tsv, .jsonl or .parquet."),
-    name: str = typer.Option(..., "--name", "-n", help="Index name (stored under indexes/) or a folder path."),
+    name: str = typer.Option(..., "--name", "-n", help=f"Where to build the index: {common.INDEX_NAMING}."),
     text_model: str = typer.Option(None, "--text-model", help="Text encoder: minilm (default), hash:DIM, or a sentence-transformers name/folder."),
     image_model: str = typer.Option(None, "--image-model", help="Image encoder: rtag-lite (default), rtag-lite@SIZE, ARCH:TAG, ARCH:/path/ckpt, an aligned model folder (rtag align), or none."),
     align: bool = typer.Option(False, "--align", help="First train an aligned image-text model on this catalog (as `rtag align` does, starting from --image-model) and keep it inside the index."),

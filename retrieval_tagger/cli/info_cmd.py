@@ -6,12 +6,14 @@ import json
 
 import typer
 
+from retrieval_tagger.cli import common
+
 SHORT = {"temperature": "T"}  # parameter names as `rtag info` prints them
 
 
 def info(
-    index: str = typer.Argument(..., help="Index name or folder."),
-    verify: bool = typer.Option(False, "--verify", help="Check every file's sha256 against the manifest."),
+    index: str = typer.Argument(..., help=f"The index: {common.INDEX_NAMING}."),
+    verify: bool = typer.Option(False, "--verify", help="Check the index as loading does (every file's sha256, every array's structure), and its reranker and stored vocabularies."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole manifest."),
 ) -> None:
     """Show an index's manifest: encoders, counts, stores and top tags."""
@@ -34,8 +36,26 @@ def info(
     top = ", ".join(f"{t['tag']} ({t['count']})" for t in man["vocabulary"][:8])
     lines.append(f"top tags: {top}")
     if verify:
-        lines.append(f"verified sha256 of {len(man.get('files', {}))} files: ok")
+        lines += _verify(location.resolve(index))
     typer.echo("\n".join(lines))
+
+
+def _verify(folder) -> list[str]:
+    """Open the index, its reranker and each stored vocabulary as tagging would (raising
+    the error tagging would raise), and say what was checked."""
+    from retrieval_tagger.index.reader import open_index
+    from retrieval_tagger.rerank import model as rerank_model
+    from retrieval_tagger.vocab.stored import load_vocab
+
+    opened = open_index(folder, verify="sha256")
+    lines = [f"verified sha256 of {len(opened.manifest.get('files', {}))} files: ok, and the structure of every array and store"]
+    reranker = rerank_model.load(opened)
+    if reranker is not None:
+        lines.append("verified the reranker: ok")
+    for name in opened.vocabs:
+        load_vocab(opened, name)
+        lines.append(f"verified vocabulary {name}: ok")
+    return lines
 
 
 def _fusion_lines(recorded: dict | None) -> list[str]:

@@ -19,7 +19,7 @@ def tag(
     image: Path = typer.Option(None, "--image", help="Tag one product from this image (with or without --text)."),
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
-    top_n: int = typer.Option(tag_defaults.TOP_N, "--top-n", help="At most this many tags per product."),
+    top_n: int = typer.Option(tag_defaults.TOP_N, "--top-n", help="At most this many tags per product; with a taxonomy --vocab, at most this many levels of the path, from the root."),
     min_score: float = typer.Option(tag_defaults.MIN_SCORE, "--min-score", help="Leave out tags scoring below this. Scores are in [0, 1]; with a trained reranker they are calibrated probabilities, so 0.5 means at least 50% likely."),
     all_values: bool = typer.Option(False, "--all-values", help="Let several values of one facet through (facets are exclusive by default)."),
     exclude_self: bool = typer.Option(False, "--exclude-self/--include-self", help="Leave a product whose id is in the index out of its own neighbours."),
@@ -36,9 +36,13 @@ def tag(
     from retrieval_tagger.output import write_results
     from retrieval_tagger.pipeline import Tagger
 
-    if (input_file is None) == (text is None and image is None):
-        raise RtagError("give either an INPUT file or --text/--image for one product")
-    tagger = Tagger.load(index, **common.model_options(options))
+    opts = common.tagging_options(options, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self)
+    if vocab is not None:
+        opts.update(vocab=vocab, mode=mode, depth=depth)
+    elif mode != "auto" or depth is not None:
+        raise RtagError("--mode and --depth apply to tagging against a vocabulary: add --vocab NAME")
+    _check(input_file, text, image, index, fmt, opts)
+    tagger = Tagger.load(index, rerank=options["rerank"], **common.model_options(options))
     if input_file is not None:
         columns = tagger.index.manifest["catalog"]["columns"]
         spec = spec_from_manifest(columns, **common.column_overrides(options))
@@ -46,11 +50,6 @@ def tag(
         products, _ = read_catalog(input_file, spec, purpose="query")
     else:
         products = [{"id": "query", "text": text or "", "image": str(image) if image else None}]
-    opts = common.tagging_options(options, top_n=top_n, min_score=min_score, exclusive=not all_values, exclude_self=exclude_self)
-    if vocab is not None:
-        opts.update(vocab=vocab, mode=mode, depth=depth)
-    elif mode != "auto" or depth is not None:
-        raise RtagError("--mode and --depth apply to tagging against a vocabulary: add --vocab NAME")
     results = tagger.tag(products, **opts)
     if output is None:
         write_results(results, sys.stdout, fmt)
@@ -59,6 +58,33 @@ def tag(
         count = write_results(results, fh, fmt)
     failed = sum(1 for r in results if r.error)
     typer.echo(f"wrote {count} products to {output} ({failed} could not be tagged)", err=True)
+
+
+def _check(input_file: Path | None, text: str | None, image: Path | None, index: str, fmt: str, opts: dict) -> None:
+    """What can be checked before the models load (tens of seconds): the arguments, the
+    tagging options, the files, the index and the vocabulary."""
+    from retrieval_tagger.errors import RtagError
+    from retrieval_tagger.output import FORMATS
+    from retrieval_tagger.pipeline import TagOptions
+
+    if (input_file is None) == (text is None and image is None):
+        raise RtagError("give either an INPUT file or --text/--image for one product")
+    if fmt not in FORMATS:
+        raise RtagError(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    TagOptions.from_kwargs(**opts)
+    if input_file is not None:
+        common.check_input_file(input_file)
+    elif image is not None and text is None:
+        common.check_image(image)  # alone, an unreadable image leaves nothing to tag
+    folder = common.index_folder(index)
+    if opts.get("vocab") is not None:
+        from retrieval_tagger.errors import VocabError
+        from retrieval_tagger.vocab.stored import list_vocabs
+
+        stored = [man["name"] for man in list_vocabs(folder)]
+        if opts["vocab"] not in stored:
+            raise VocabError(f"index {index} has no vocabulary {opts['vocab']!r} (it has: {', '.join(stored) or 'none'}); "
+                             f"add one with `rtag vocab add --index {index} FILE --name {opts['vocab']}`")
 
 
 def register(app: typer.Typer) -> None:

@@ -26,7 +26,13 @@ def add(
 ) -> None:
     """Embed and calibrate a vocabulary's tags, and store them in the index."""
     from retrieval_tagger.pipeline import Tagger
+    from retrieval_tagger.vocab.files import read_vocab_file
 
+    # the file is parsed here too, before the models load (tens of seconds): a bad
+    # --format or a malformed line fails at once
+    common.check_readable(vocab_file, "vocabulary file")
+    read_vocab_file(vocab_file, fmt)
+    common.index_folder(index)
     tagger = Tagger.load(index, device=options["device"])
     parsed = [t.strip() for t in templates.split(";") if t.strip()] if templates else None
     man = tagger.add_vocab(vocab_file, name, fmt, parsed, force)
@@ -40,10 +46,9 @@ def add(
 @vocab_app.command("list")
 def list_(index: str = common.Index) -> None:
     """List the vocabularies stored in an index."""
-    from retrieval_tagger.index import location
     from retrieval_tagger.vocab.stored import list_vocabs
 
-    found = list_vocabs(location.resolve(index))
+    found = list_vocabs(common.index_folder(index))
     if not found:
         typer.echo(f"index {index} has no vocabularies; add one with `rtag vocab add --index {index} FILE`")
     for man in found:
@@ -57,10 +62,9 @@ def list_(index: str = common.Index) -> None:
 @vocab_app.command("remove")
 def remove(name: str = typer.Argument(..., help="Vocabulary name."), index: str = common.Index) -> None:
     """Remove a stored vocabulary."""
-    from retrieval_tagger.index import location
     from retrieval_tagger.vocab.stored import remove_vocab
 
-    remove_vocab(location.resolve(index), name)
+    remove_vocab(common.index_folder(index), name)
     typer.echo(f"removed vocabulary {name} from {index}")
 
 

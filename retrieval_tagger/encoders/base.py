@@ -85,9 +85,3 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     np.maximum(norms, 1e-12, out=norms)
     return np.ascontiguousarray(vectors / norms)
 
-
-def show_progress(n_items: int, progress: bool | None) -> bool:
-    """Progress bars for long jobs only, unless asked for explicitly."""
-    if progress is not None:
-        return progress
-    return n_items >= 256 and os.environ.get("RTAG_NO_PROGRESS") != "1"

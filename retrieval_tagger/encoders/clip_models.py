@@ -22,6 +22,17 @@ def register_configs() -> None:
     open_clip.add_model_config(CONFIG_DIR)
 
 
+@functools.lru_cache(maxsize=None)
+def clip_tokenizer(arch: str):
+    """open_clip's tokenizer of ``arch``, built once per process: building one reads and
+    parses its BPE merges (about 0.1 s), and what it keeps (a cache of BPE results) never
+    changes its output."""
+    import open_clip
+
+    register_configs()
+    return open_clip.get_tokenizer(arch)
+
+
 @dataclass
 class ClipModel:
     """An open_clip model as built from a spec, unfolded and in float32 on the CPU, with
@@ -63,11 +74,13 @@ def build_lite(spec: str) -> ClipModel:
     return ClipModel(spec, model, tokenizer, size, lite.MEAN, lite.STD, state_dict_sha256(model), config, text_space=False)
 
 
-def build_open_clip(spec: str) -> ClipModel:
-    """``ARCH:TAG`` (published weights), ``ARCH:/path/to/checkpoint`` or ``ARCH:random``."""
+def build_open_clip(spec: str, offline: bool = False) -> ClipModel:
+    """``ARCH:TAG`` (published weights), ``ARCH:/path/to/checkpoint`` or ``ARCH:random``.
+    ``offline``: published weights from the local cache only (see hub.py)."""
     import open_clip
     import torch
 
+    from retrieval_tagger.encoders import hub
     from retrieval_tagger.encoders.checksum import state_dict_sha256
 
     register_configs()
@@ -82,24 +95,36 @@ def build_open_clip(spec: str) -> ClipModel:
         raise EncoderError(f"image spec {spec!r} names no weights: use {arch}:TAG (published: {tags}) or {arch}:/path/to/checkpoint")
     pretrained = None if weights == "random" else weights
     config = open_clip.get_model_config(arch)
-    if pretrained and ("/" in pretrained or pretrained.endswith((".pt", ".bin", ".safetensors"))):
+    published = bool(pretrained) and not ("/" in pretrained or pretrained.endswith((".pt", ".bin", ".safetensors")))
+    if pretrained and not published:
         if not Path(pretrained).is_file():
             raise EncoderError(f"image spec {spec!r}: checkpoint file not found: {pretrained}")
         pretrained = str(Path(pretrained).resolve())
-    elif pretrained and open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu"):
+    elif published and open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu"):
         config["quick_gelu"] = True
+    import pickle
+
+    from safetensors import SafetensorError
+
     try:
         # random weights are seeded so that the index and its queries see the same model
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(), hub.offline(offline and published):
             torch.manual_seed(0)
             model = open_clip.create_model(arch, pretrained=pretrained, device="cpu")
+    except (pickle.UnpicklingError, SafetensorError) as exc:
+        # torch >= 2.6 and open_clip >= 2.28 load checkpoints with weights_only=True: a file
+        # holding pickled objects other than tensors is refused, as is a damaged one
+        raise EncoderError(f"cannot load image model {spec!r}: its checkpoint is damaged or holds more than weights "
+                           f"({type(exc).__name__}); give a state dict saved with torch.save or a .safetensors file") from exc
     except (RuntimeError, OSError, KeyError, ValueError) as exc:
+        if offline and published:
+            raise hub.not_cached("image", spec, exc) from exc
         raise EncoderError(f"cannot load image model {spec!r}: {exc}") from exc
     model.eval()
     cfg = open_clip.get_model_preprocess_cfg(model)
     size = cfg.get("size", 224)
     size = size[0] if isinstance(size, (tuple, list)) else size
-    tokenizer = open_clip.get_tokenizer(arch)
+    tokenizer = clip_tokenizer(arch)
     mean = tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN))
     std = tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD))
     return ClipModel(spec, model, tokenizer, int(size), mean, std, state_dict_sha256(model), config, tokenizer_name=arch)

@@ -21,7 +21,8 @@ def colour_histogram(img: Image.Image) -> np.ndarray:
     foreground = pixels[(pixels < WHITE).any(axis=1)]
     if len(foreground) == 0:  # an all-white product is white
         foreground = pixels
-    q = (foreground // (256 // BINS)).astype(np.int64)
-    codes = (q[:, 0] * BINS + q[:, 1]) * BINS + q[:, 2]
+    # codes stay uint8 (DIM = 64 fits): the pixels' memory once more, not eight times (int64)
+    q = foreground // np.uint8(256 // BINS)
+    codes = (q[:, 0] * np.uint8(BINS) + q[:, 1]) * np.uint8(BINS) + q[:, 2]
     hist = np.bincount(codes, minlength=DIM).astype(np.float32)
     return np.sqrt(hist / hist.sum())

@@ -15,6 +15,7 @@ from retrieval_tagger.encoders.pixels import (
     default_batch_size,
     default_workers,
     finish_batch,
+    max_image_pixels,
     with_progress,
 )
 from retrieval_tagger.errors import EncoderError
@@ -28,12 +29,13 @@ class ImageFiles(Dataset):
     def __init__(self, paths: list[str], size: int):
         self.paths = paths
         self.size = size
+        self.max_pixels = max_image_pixels()  # read here, in the caller's process: a bad setting fails once
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        pixels, hist, ok = decode_image(self.paths[i], self.size)
+        pixels, hist, ok = decode_image(self.paths[i], self.size, self.max_pixels)
         return torch.from_numpy(pixels), torch.from_numpy(hist), ok
 
 

@@ -31,10 +31,6 @@ TEXT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special
               "merges.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model")
 
 
-def is_model_dir(path: str | Path) -> bool:
-    return (Path(path) / artifacts.MANIFEST).is_file() and (Path(path) / CONFIG).is_file()
-
-
 def check_writable(out: Path, force: bool) -> None:
     """Refuse to overwrite a finished model (without ``force``) or a folder that is not one."""
     if not out.exists():
@@ -113,13 +109,17 @@ def read_model_manifest(folder: Path) -> dict:
 def load_model_dir(folder: str | Path):
     """Load an aligned model folder as a ``clip_models.ClipModel``."""
     import open_clip
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from retrieval_tagger.encoders.clip_models import ClipModel, register_configs
+    from retrieval_tagger.encoders.clip_models import ClipModel, clip_tokenizer
 
     folder = Path(folder).resolve()
     manifest = read_model_manifest(folder)
-    config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFolderError(f"{folder / CONFIG} is corrupt ({exc}); train the model again with `rtag align ... --force`") from exc
     model_cfg = copy.deepcopy(config["model_cfg"])
     text_cfg = model_cfg.get("text_cfg", {})
     hf = "hf_model_name" in text_cfg
@@ -133,7 +133,7 @@ def load_model_dir(folder: str | Path):
         transformers.logging.set_verbosity_error()
         model = (open_clip.CustomTextCLIP if custom else open_clip.CLIP)(**model_cfg)
         missing, unexpected = model.load_state_dict(load_file(str(folder / WEIGHTS)), strict=False)
-    except (RuntimeError, OSError, TypeError, ValueError, KeyError) as exc:
+    except (RuntimeError, OSError, TypeError, ValueError, KeyError, SafetensorError) as exc:
         raise ModelFolderError(f"cannot build the model in {folder}: {exc}") from exc
     if missing or unexpected:
         raise ModelFolderError(
@@ -148,8 +148,7 @@ def load_model_dir(folder: str | Path):
 
         tokenizer, tokenizer_name = HFTokenizer(str(folder / TEXT_DIR), context_length=tok.get("context_length", 77)), None
     else:
-        register_configs()
-        tokenizer, tokenizer_name = open_clip.get_tokenizer(tok["name"]), tok["name"]
+        tokenizer, tokenizer_name = clip_tokenizer(tok["name"]), tok["name"]
     pre = config["preprocess_cfg"]
     checksum = manifest["files"][WEIGHTS]["sha256"]
     if colour_head is not None:

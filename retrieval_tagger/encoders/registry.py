@@ -21,7 +21,10 @@ queried with another.
 
 Given an index's record of an encoder (``recorded``: its weights checksum and image
 size), an ONNX backend is built straight from a cached export of exactly those weights,
-without torch; when the cache holds none, the model is loaded, exported and cached.
+without torch; when the cache holds none, the model is loaded, exported and cached. A
+model an index names loads from local files only, never from a hub, unless
+$RTAG_ALLOW_DOWNLOAD=1 (hub.py); specs given without a record (``rtag index
+--text-model NAME``) may download.
 """
 
 from __future__ import annotations
@@ -49,8 +52,9 @@ _MODEL_NAME = re.compile(r"[\w.\-]+(/[\w.\-]+)?")  # a Hugging Face model id: NA
 @dataclass(frozen=True)
 class SpecForm:
     """One way of writing an encoder spec. Text factories take ``(spec, device, backend,
-    recorded)`` and return the encoder; image factories take the spec and return a
-    :class:`~.clip_models.ClipModel` (None for ``none``)."""
+    recorded)`` and return the encoder; image factories take ``(spec, offline)`` and
+    return a :class:`~.clip_models.ClipModel` (None for ``none``). A model an index
+    names (``recorded`` given) loads offline (hub.py)."""
 
     form: str
     about: str
@@ -77,22 +81,22 @@ def _sentence_transformers(spec: str, device, backend, recorded):
     return _sentence_model(spec, lambda: spec, device, backend, recorded)
 
 
-def _lite(spec: str):
+def _lite(spec: str, offline: bool):
     from retrieval_tagger.encoders.clip_models import build_lite
 
     return build_lite(spec)
 
 
-def _model_dir(spec: str):
+def _model_dir(spec: str, offline: bool):
     from retrieval_tagger.encoders.model_dir import load_model_dir
 
     return load_model_dir(spec)
 
 
-def _open_clip(spec: str):
+def _open_clip(spec: str, offline: bool):
     from retrieval_tagger.encoders.clip_models import build_open_clip
 
-    return build_open_clip(spec)
+    return build_open_clip(spec, offline)
 
 
 def _weights(spec: str) -> str:
@@ -108,7 +112,7 @@ TEXT_SPECS = (
              lambda s: bool(_MODEL_NAME.fullmatch(s)), _sentence_transformers),
 )
 IMAGE_SPECS = (
-    SpecForm("none", "no image encoder", lambda s: s.lower() == "none", lambda spec: None),
+    SpecForm("none", "no image encoder", lambda s: s.lower() == "none", lambda spec, offline: None),
     SpecForm("MODEL_DIR", "a model folder written by `rtag align`", lambda s: Path(s).is_dir(), _model_dir),
     SpecForm("rtag-lite", "offline EfficientNet-Lite0 ImageNet trunk (the default; see lite.py)", lambda s: s == "rtag-lite", _lite),
     SpecForm("rtag-lite@SIZE", "rtag-lite at another input resolution, e.g. rtag-lite@160", lambda s: s.startswith("rtag-lite@"), _lite),
@@ -150,7 +154,7 @@ def _sentence_model(spec: str, location: Callable[[], str], device: str | None, 
             return encoder
     from retrieval_tagger.encoders.text import SentenceTextEncoder
 
-    encoder = SentenceTextEncoder(spec, location(), "cpu" if chosen == "onnx-int8" else device)
+    encoder = SentenceTextEncoder(spec, location(), "cpu" if chosen == "onnx-int8" else device, offline=_offline(recorded))
     if chosen != "onnx-int8":
         return encoder
     return _onnx_or_none("text", backend, lambda: _export_text(encoder)) or encoder
@@ -176,7 +180,7 @@ def text_backend(requested: str | None = None, device: str | None = None) -> str
 def build_clip_model(spec: str):
     """The :class:`~.clip_models.ClipModel` an image spec names."""
     spec = spec.strip()
-    built = spec_form(spec, "image").factory(spec)
+    built = spec_form(spec, "image").factory(spec, False)
     if built is None:
         raise EncoderError(f"image spec {spec!r} names no model")
     return built
@@ -202,7 +206,7 @@ def load_image_encoder(spec: str | None = None, device: str | None = None, backe
     from retrieval_tagger.encoders.image import ClipImageEncoder
     from retrieval_tagger.encoders.lite import fold_trunk
 
-    built = form.factory(spec)
+    built = form.factory(spec, _offline(recorded))
     # the checksum names the weights as loaded; folding is a local speed-up whose float
     # results may differ in the last bits between machines
     model = fold_trunk(built.model)
@@ -217,7 +221,7 @@ def load_image_encoder(spec: str | None = None, device: str | None = None, backe
 def _text_tower(spec: str, checksum: str):
     """The torch image encoder of ``spec`` (for its text tower), refused unless its
     weights still have ``checksum``."""
-    encoder = load_image_encoder(spec, "cpu", "torch")
+    encoder = load_image_encoder(spec, "cpu", "torch", recorded={"checksum": checksum})
     if encoder.checksum != checksum:
         raise EncoderMismatchError(f"the image model {spec!r} no longer has the weights the index was built with (checksum differs): "
                                    "restore them or rebuild the index with `rtag index ... --force`")
@@ -242,6 +246,14 @@ def _onnx_or_none(role: str, backend: str | None, make):
             raise
         logging.getLogger("rtag").warning("%s; using the torch %s backend", exc, role)
         return None
+
+
+def _offline(recorded: dict | None) -> bool:
+    """Whether a model loads from local files only: those an index names (``recorded``),
+    unless $RTAG_ALLOW_DOWNLOAD allows downloads (hub.py)."""
+    from retrieval_tagger.encoders import hub
+
+    return recorded is not None and not hub.downloads_allowed()
 
 
 def _requested(requested: str | None, variable: str) -> str:

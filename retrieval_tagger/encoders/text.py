@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
-from retrieval_tagger.encoders.base import l2_normalise, pick_device, show_progress
+from retrieval_tagger.encoders import hub
+from retrieval_tagger.encoders.base import l2_normalise, pick_device
 from retrieval_tagger.encoders.checksum import state_dict_sha256
 from retrieval_tagger.errors import EncoderError
+from retrieval_tagger.progress import show_progress
 
 
 class SentenceTextEncoder:
     kind = "text"
 
-    def __init__(self, spec: str, location: str, device: str | None = None):
+    def __init__(self, spec: str, location: str, device: str | None = None, offline: bool = False):
+        """The model at ``location`` (a folder or a hub name). ``offline``: from local
+        files only, never the hub (the model an index names: see hub.py)."""
         try:
             import transformers
             from sentence_transformers import SentenceTransformer
@@ -23,8 +28,11 @@ class SentenceTextEncoder:
             transformers.utils.logging.disable_progress_bar()
             logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
             self.device = pick_device(device)
-            self.model = SentenceTransformer(location, device=self.device)
+            with hub.offline(offline):
+                self.model = SentenceTransformer(location, device=self.device, local_files_only=offline)
         except (OSError, ValueError) as exc:
+            if offline and not Path(location).is_dir():
+                raise hub.not_cached("text", spec, exc) from exc
             raise EncoderError(
                 f"cannot load text model {spec!r}: {exc}. Give a sentence-transformers model name "
                 "(needs internet the first time), a local model folder, or 'minilm' for the packaged default."

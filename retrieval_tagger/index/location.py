@@ -1,5 +1,6 @@
-"""Where indexes live: ``indexes/<name>/`` under the current folder by default
-(``RTAG_INDEX_DIR`` overrides), or any folder path given directly."""
+"""Where indexes live: a bare name means ``<RTAG_INDEX_DIR>/<name>`` (``./indexes/<name>``
+by default); anything with a slash is a folder path, taken as written (relative to the
+current folder, not to ``RTAG_INDEX_DIR``), as paths are everywhere else on a command line."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def index_home() -> Path:
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    """A bare name means ``<index home>/<name>``; anything with a slash is a folder path."""
+    """A bare name means ``<index home>/<name>``; anything with a slash (or ``.``, ``..``)
+    is a folder path, used as written."""
     text = str(name_or_path)
     if os.sep in text or "/" in text or text in (".", ".."):
         return Path(text)

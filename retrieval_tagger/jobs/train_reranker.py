@@ -69,7 +69,7 @@ def train_index(index_name, catalog=None, labelled=None, sample: int | None = No
     if labelled is not None:
         tagger = Tagger.load(index_name, device=device, rerank=False)  # a stale one must not block retraining
         index = tagger.index
-        products, _ = read_catalog(labelled, spec_from_manifest(index.manifest["catalog"]["columns"]), purpose="query")
+        products, _ = read_catalog(labelled, spec_from_manifest(index.manifest["catalog"]["columns"]), purpose="query", known_tags=index.vocab.tags)
         products = [p for p in products if p.tags and not p.problem]
         total = len(products)
     else:

@@ -9,6 +9,8 @@ import numpy as np
 
 from retrieval_tagger.errors import RerankerError
 
+BINS = 1000  # quantile bins of raw scores that the isotonic fit sees
+
 
 @dataclass
 class Calibrator:
@@ -34,10 +36,10 @@ class Calibrator:
         return cls(np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"], dtype=np.float64))
 
 
-def fit_isotonic(raw: np.ndarray, labels: np.ndarray, bins: int = 1000) -> Calibrator:
+def fit_isotonic(raw: np.ndarray, labels: np.ndarray) -> Calibrator:
     """Isotonic regression of 0/1 ``labels`` on ``raw`` scores.
 
-    The scores are first grouped into ``bins`` quantile bins (a million held-out pairs
+    The scores are first grouped into ``BINS`` quantile bins (a million held-out pairs
     become a thousand points), which keeps the fit fast and its knots few.
     """
     # imported here: only training fits, the query path never does
@@ -48,7 +50,7 @@ def fit_isotonic(raw: np.ndarray, labels: np.ndarray, bins: int = 1000) -> Calib
     if len(raw) == 0 or labels.min() == labels.max():
         raise RerankerError("calibration needs held-out candidates with both right and wrong tags; train on more tagged products")
     order = np.argsort(raw, kind="stable")
-    edges = np.linspace(0, len(raw), min(bins, len(raw)) + 1).astype(np.int64)
+    edges = np.linspace(0, len(raw), min(BINS, len(raw)) + 1).astype(np.int64)
     sums_x = np.add.reduceat(raw[order], edges[:-1])
     sums_y = np.add.reduceat(labels[order], edges[:-1])
     counts = np.diff(edges).astype(np.float64)

@@ -28,11 +28,10 @@ CATEGORICAL = ("facet",)
 OWN = ["fused", "fused_rank", "fused_margin", "log_prior", "facet", "group_size", "pmi_mean", "pmi_min"]
 
 
-def feature_names(index, signals: list[str] | None = None) -> list[str]:
-    """The features computed for ``index``: those of each of its ``signals`` (default:
-    every signal it has), then :data:`OWN`."""
+def feature_names(index) -> list[str]:
+    """The features computed for ``index``: those of each signal it has, then :data:`OWN`."""
     names = []
-    for name in registry.signals_of(index) if signals is None else signals:
+    for name in registry.signals_of(index):
         names += registry.get(name).feature_names(index)
     return names + OWN
 

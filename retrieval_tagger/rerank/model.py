@@ -3,8 +3,10 @@ features, calibrated to probabilities. Train, save, load.
 
 A trained reranker lives in its index folder under ``reranker/``, with its own
 ``manifest.json`` (format version, rtag and LightGBM versions, feature list, which
-index build it was trained on, training figures, sha256 of the model file). The trees
-are stored in LightGBM's own text format, never pickled.
+index build it was trained on, training figures, sha256 of the model file), written as
+one folder (artifacts.write_folder). The trees are stored in LightGBM's own text format,
+never pickled. It is read from the index as opened (reader.open_index holds it), so a
+later retraining or rebuild does not reach a Tagger that is running.
 """
 
 from __future__ import annotations
@@ -17,14 +19,13 @@ import numpy as np
 
 from retrieval_tagger import artifacts
 from retrieval_tagger.errors import RerankerError
+from retrieval_tagger.index import manifest
 from retrieval_tagger.rerank import features
 from retrieval_tagger.rerank.calibrate import Calibrator
 from retrieval_tagger.signals.compute import Signals
 
-FORMAT = "rtag-reranker"
-FORMAT_VERSION = 1
-RERANKER = artifacts.Format(FORMAT, FORMAT_VERSION, "a reranker", RerankerError, "retrain it with `rtag train-reranker`")
-FOLDER = "reranker"
+RERANKER = manifest.RERANKER
+FORMAT, FORMAT_VERSION, FOLDER = RERANKER.name, RERANKER.version, manifest.RERANKER_DIR
 MODEL_FILE = "model.txt"
 PARAMS = {
     "objective": "binary",
@@ -131,41 +132,65 @@ def train(examples, names: list[str], signals: list[str], index, rounds: int = M
 
 
 def save(reranker: Reranker, index, training: dict) -> Path:
-    """Write ``reranker/`` into the index folder: model file first, manifest last (each
-    written to a temporary name and renamed), so a reader never sees a half-written one."""
+    """Write ``reranker/`` into the index folder as one folder, manifest last, renamed into
+    place (artifacts.write_folder), while no one rebuilds the index or saves another
+    reranker. Refuses when the index was rebuilt, or another reranker saved, since
+    ``index`` was opened (the work would be based on a state that is gone)."""
     lgb = _lightgbm()
     folder = Path(index.folder) / FOLDER
-    folder.mkdir(exist_ok=True)
-    with artifacts.atomic_path(folder / MODEL_FILE) as tmp:
-        reranker.booster.save_model(str(tmp))
-    man = {
-        **artifacts.header(RERANKER, versions={"lightgbm": lgb.__version__}),
-        "index": index_identity(index),
-        "signals": reranker.signals,
-        "features": reranker.features,
-        "categorical": [n for n in features.CATEGORICAL if n in reranker.features],
-        "candidates": {"per_signal": features.CANDIDATES_PER_SIGNAL, "per_group": features.CANDIDATES_PER_GROUP},
-        "calibration": reranker.calibrator.to_json(),
-        "training": training,
-        "files": {MODEL_FILE: artifacts.file_record(folder / MODEL_FILE)},
-    }
-    artifacts.write_json(folder / artifacts.MANIFEST, man)
+    with artifacts.writer_lock(index.folder, shared=True), artifacts.writer_lock(folder):
+        _check_unchanged(index, folder)
+        with artifacts.write_folder(folder) as tmp:
+            reranker.booster.save_model(str(tmp / MODEL_FILE))
+            man = {
+                **artifacts.header(RERANKER, versions={"lightgbm": lgb.__version__}),
+                "index": index_identity(index),
+                "signals": reranker.signals,
+                "features": reranker.features,
+                "categorical": [n for n in features.CATEGORICAL if n in reranker.features],
+                "candidates": {"per_signal": features.CANDIDATES_PER_SIGNAL, "per_group": features.CANDIDATES_PER_GROUP},
+                "calibration": reranker.calibrator.to_json(),
+                "training": training,
+            }
+            artifacts.write_manifest(tmp, man)
+        if getattr(index, "snapshot", None) is not None:  # the opened index now holds it
+            index.reranker = index.snapshot.child(FOLDER, RERANKER)
     reranker.manifest = man
     return folder
 
 
+def _check_unchanged(index, folder: Path) -> None:
+    """Refuse to save over a state other than the one ``index`` was opened with."""
+    snap = getattr(index, "snapshot", None)
+    if snap is None:
+        return
+    if not snap.is_current():
+        raise RerankerError(f"index {index.folder} was rebuilt while the reranker trained on the old one: train it again")
+    if isinstance(index.reranker, Exception):
+        return  # a damaged reranker: this one replaces it
+    try:  # what a reader finds now (a reranker a killed writer set aside included)
+        now = _open(folder, "", verify="none")
+    except RerankerError:
+        return  # damaged since: this one replaces it
+    if getattr(now, "generation", None) != getattr(index.reranker, "generation", None):
+        raise RerankerError(f"another reranker was saved in {folder} while this one trained (last one wins is not safe): train it again, one at a time")
+
+
 def load(index) -> Reranker | None:
-    """The reranker saved in ``index``'s folder, or None when it has none.
+    """The reranker the index held when it was opened (reader.open_index), or None when it
+    has none.
 
     Refuses one that is corrupt, from another rtag format, trained on another build of
     the index, or expecting other features than this rtag computes for the index.
     """
     folder = Path(index.folder) / FOLDER
-    if not (folder / artifacts.MANIFEST).is_file():
-        return None
     retrain = f"retrain it with `rtag train-reranker --index {index.folder}` (or delete {folder})"
-    man = artifacts.read_manifest(folder, RERANKER, verify="sha256", fix=retrain)
-    model = folder / MODEL_FILE
+    held = index.reranker if getattr(index, "snapshot", None) is not None else _open(folder, retrain)
+    if held is None:
+        return None
+    if isinstance(held, Exception):  # found damaged when the index was opened
+        raise held
+    man = held.manifest
     if MODEL_FILE not in man.get("files", {}):
         raise RerankerError(f"the manifest in {folder} does not list {MODEL_FILE}: {retrain}")
     if man.get("index") != index_identity(index):
@@ -179,8 +204,25 @@ def load(index) -> Reranker | None:
             f"(missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(unexpected) or 'none'}; or another order): {retrain}"
         )
     lgb = _lightgbm()
-    booster = lgb.Booster(model_file=str(model))
+    try:
+        text = held.read(MODEL_FILE).decode("utf-8")
+        booster = lgb.Booster(model_str=text)
+    except RerankerError:
+        raise
+    except Exception as exc:  # LightGBM's parser on a model file it cannot read
+        raise RerankerError(f"{folder / MODEL_FILE} cannot be read by LightGBM ({type(exc).__name__}): {retrain}") from None
     if booster.feature_name() != expected:
-        raise RerankerError(f"{model} names features {booster.feature_name()} but its manifest lists {expected}: {retrain}")
-    calibrator = Calibrator.from_json(man.get("calibration", {}))
+        raise RerankerError(f"{folder / MODEL_FILE} names features {booster.feature_name()} but its manifest lists {expected}: {retrain}")
+    try:
+        calibrator = Calibrator.from_json(man.get("calibration", {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RerankerError(f"the calibration in {folder}/manifest.json is malformed ({exc}): {retrain}") from None
     return Reranker(booster, calibrator, expected, list(man["signals"]), features.TagTable.from_index(index), index, man)
+
+
+def _open(folder: Path, retrain: str, verify: str = "sha256"):
+    """The reranker folder opened now (artifacts.open_snapshot), or None when there is none."""
+    try:
+        return artifacts.open_snapshot(folder, RERANKER, retrain, verify, missing=FileNotFoundError())
+    except FileNotFoundError:
+        return None

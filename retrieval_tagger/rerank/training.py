@@ -22,7 +22,6 @@ from retrieval_tagger.signals.compute import Signals, compute, prepare
 from retrieval_tagger.signals.fuse import column_weights
 from retrieval_tagger.signals.registry import fusion_of, signals_of
 
-SPLITS = ("fit", "calibrate", "report")
 SPLIT_SHARES = (70, 85)  # hash buckets below 70: fit, below 85: calibrate, the rest: report
 BATCH = 1024
 MIN_QUERIES = 30
@@ -42,7 +41,7 @@ class Examples:
     y: np.ndarray  # (rows,) 1 when the candidate is one of the product's tags
     query: np.ndarray  # (rows,) query number
     col: np.ndarray  # (rows,) the candidate's tag column
-    split: np.ndarray  # (queries,) see SPLITS
+    split: np.ndarray  # (queries,) 0 fit, 1 calibrate, 2 report (see split_of)
     truth: sparse.csr_matrix  # (queries x tags) the queries' true tags
 
     def rows_of(self, split: int) -> np.ndarray:

@@ -99,8 +99,9 @@ def true_tag_nll(scores: np.ndarray, groups, truth: np.ndarray) -> float:
     return total / count if count else 0.0
 
 
-def simplex(names: list[str], steps: int = WEIGHT_STEPS) -> list[dict]:
-    """All weightings of ``names`` in multiples of 1/steps that sum to 1."""
+def simplex(names: list[str]) -> list[dict]:
+    """All weightings of ``names`` in multiples of 1/WEIGHT_STEPS that sum to 1."""
+    steps = WEIGHT_STEPS
     out = []
     for combo in itertools.product(range(steps + 1), repeat=len(names)):
         if sum(combo) == steps:

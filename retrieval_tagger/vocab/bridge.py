@@ -14,8 +14,6 @@ import numpy as np
 from retrieval_tagger.index.store import stored_vectors
 from retrieval_tagger.signals import knn
 
-STORES = ("text", "image", "colour")
-
 
 def catalog_titles(index) -> np.ndarray | None:
     """(products x dim) title vectors of the catalog, zero rows where a product has no text."""

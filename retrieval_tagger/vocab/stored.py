@@ -5,13 +5,17 @@ index has (the text model's, and the image model's text space when it has a mean
 one), the per-tag similarity statistics over a sample of the catalog's own products (for
 label-free calibration), and a manifest with the source file's sha256 and the encoder
 checksums. Everything is computed when the vocabulary is added, so switching is instant.
+
+A vocabulary is written as one folder (artifacts.write_folder) while the index is not
+being rebuilt, and read from the index as it was opened (reader.open_index holds every
+stored vocabulary's files), so a rebuild does not reach a Tagger that is running.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,15 +23,14 @@ import numpy as np
 
 from retrieval_tagger import artifacts
 from retrieval_tagger.errors import VocabError
+from retrieval_tagger.index import manifest
 from retrieval_tagger.queries import CatalogQueries
 from retrieval_tagger.signals.settings import FusionSettings
 from retrieval_tagger.vocab import scores as vocab_scores
 from retrieval_tagger.vocab.files import Entry, VocabDefinition, read_vocab_file
 
-FOLDER = "vocabs"
-FORMAT = "rtag-vocab"
-FORMAT_VERSION = 1
-VOCAB = artifacts.Format(FORMAT, FORMAT_VERSION, "a stored vocabulary", VocabError, "add it again with `rtag vocab add --force`")
+VOCAB = manifest.VOCAB
+FOLDER, FORMAT, FORMAT_VERSION = manifest.VOCAB_DIR, VOCAB.name, VOCAB.version
 CALIBRATION_SAMPLE = 5000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # An ensemble of prompts per tag name: the bare name matches how titles name things, the
@@ -41,7 +44,7 @@ class StoredVocab:
     manifest: dict
     entries: list[Entry]
     vectors: dict[str, np.ndarray]  # space -> (tags, dim) unit vectors
-    stats: dict[str, np.ndarray]  # space -> (2, tags): mean and spread over catalog products
+    stats: dict[str, np.ndarray]  # space -> (3, tags): vocab_scores.statistics over catalog products
 
     @property
     def tags(self) -> list[str]:
@@ -110,13 +113,15 @@ def add_vocab(index, text_encoder, image_encoder, titles: np.ndarray | None, voc
     out = _folder(opened.folder, name)
     if out.exists() and not force:
         raise VocabError(f"index {opened.folder.name} already has a vocabulary {name!r}: pass --force to replace it, or choose another --name")
+    artifacts.check_replaceable(out, VOCAB.name, VOCAB.what)
     templates = tuple(templates) if templates else DEFAULT_TEMPLATES
     if any("{}" not in t for t in templates):
         raise VocabError("every prompt template needs a {} where the tag name goes, e.g. 'a photo of {}'")
     encoders = {"text": lambda texts: text_encoder.encode(texts, progress=False)}
     if image_encoder is not None and getattr(image_encoder, "text_space", False):
         encoders["image"] = lambda texts: image_encoder.encode(texts)
-    with artifacts.write_folder(out) as tmp:
+    with artifacts.writer_lock(opened.folder, shared=True), artifacts.write_folder(out) as tmp:
+        _check_unchanged(opened)
         vectors = {space: embed_entries(encode, definition.entries, templates) for space, encode in encoders.items()}
         for space, matrix in vectors.items():
             np.save(tmp / f"{space}.npy", matrix)
@@ -125,7 +130,7 @@ def add_vocab(index, text_encoder, image_encoder, titles: np.ndarray | None, voc
             np.save(tmp / f"{space}_stats.npy", values)
         (tmp / "entries.json").write_text(json.dumps([e.to_json() for e in definition.entries], ensure_ascii=False), encoding="utf-8")
         depth = _depths(definition.entries)
-        manifest = {
+        man = {
             **artifacts.header(VOCAB),
             "name": name,
             "source": {"file": str(vocab_file.resolve()), "sha256": artifacts.sha256_file(vocab_file), "format": fmt},
@@ -138,8 +143,16 @@ def add_vocab(index, text_encoder, image_encoder, titles: np.ndarray | None, voc
             "calibration": {"sample": min(CALIBRATION_SAMPLE, len(opened.ids))},
             "encoders": {space: opened.manifest["encoders"][space]["checksum"] for space in vectors},
         }
-        artifacts.write_manifest(tmp, manifest)
-    return manifest
+        artifacts.write_manifest(tmp, man)
+    if getattr(opened, "snapshot", None) is not None:  # the opened index now holds it too
+        opened.vocabs[name] = opened.snapshot.child(f"{FOLDER}/{name}", VOCAB)
+    return man
+
+
+def _check_unchanged(opened) -> None:
+    snap = getattr(opened, "snapshot", None)
+    if snap is not None and not snap.is_current():
+        raise VocabError(f"index {opened.folder} was rebuilt since it was opened: add the vocabulary again, to the new index")
 
 
 def _depths(entries: list[Entry]) -> np.ndarray:
@@ -165,24 +178,54 @@ def list_vocabs(index_folder: Path) -> list[dict]:
 
 
 def remove_vocab(index_folder: Path, name: str) -> None:
+    """Remove a stored vocabulary in one step (artifacts.remove_folder)."""
     folder = _folder(index_folder, name)
-    if not folder.is_dir():
-        raise VocabError(f"index {index_folder.name} has no vocabulary {name!r}; see `rtag vocab list --index {index_folder.name}`")
-    shutil.rmtree(folder)
+    if not index_folder.is_dir():
+        raise VocabError(f"no index at {index_folder}")
+    with artifacts.writer_lock(index_folder, shared=True):
+        if not artifacts.remove_folder(folder):
+            raise VocabError(f"index {index_folder.name} has no vocabulary {name!r}; see `rtag vocab list --index {index_folder.name}`")
 
 
 def load_vocab(opened, name: str) -> StoredVocab:
-    """A stored vocabulary, checked against its manifest and the index's encoders."""
+    """A stored vocabulary as the index held it when opened (reader.open_index), checked
+    against its manifest (sizes, sha256, array shapes) and the index's encoders."""
     folder = _folder(opened.folder, name)
-    if not (folder / artifacts.MANIFEST).is_file():
-        known = ", ".join(m["name"] for m in list_vocabs(opened.folder)) or "none"
+    if getattr(opened, "snapshot", None) is not None:
+        held = opened.vocabs.get(name)
+    else:  # an index object that holds none (built by hand): read it now
+        held = artifacts.open_snapshot(folder, VOCAB) if (folder / artifacts.MANIFEST).is_file() else None
+    if held is None:
+        known = ", ".join(sorted(getattr(opened, "vocabs", {}))) or "none"
         raise VocabError(f"index {opened.folder.name} has no vocabulary {name!r} (it has: {known}); add one with `rtag vocab add`")
-    manifest = artifacts.read_manifest(folder, VOCAB, verify="size")
-    for space, checksum in manifest["encoders"].items():
-        recorded = opened.manifest["encoders"].get(space, {}).get("checksum")
-        if recorded != checksum:
-            raise VocabError(f"vocabulary {name!r} was embedded with another {space} model than the index now has; add it again with `rtag vocab add --force`")
-    entries = [Entry(**e) for e in json.loads((folder / "entries.json").read_text(encoding="utf-8"))]
-    vectors = {s: np.load(folder / f"{s}.npy") for s in manifest["tag_spaces"]}
-    stats = {s: np.load(folder / f"{s}_stats.npy") for s in manifest["spaces"]}
-    return StoredVocab(name, manifest, entries, vectors, stats)
+    if isinstance(held, Exception):  # found damaged when the index was opened
+        raise held
+    man = held.manifest
+    try:
+        for space, checksum in man["encoders"].items():
+            recorded = opened.manifest["encoders"].get(space, {}).get("checksum")
+            if recorded != checksum:
+                raise VocabError(f"vocabulary {name!r} was embedded with another {space} model than the index now has; add it again with `rtag vocab add --force`")
+        entries = [Entry(**e) for e in json.loads(held.read("entries.json").decode("utf-8"))]
+        if not all(isinstance(e.parent, int) and -1 <= e.parent < i for i, e in enumerate(entries)):
+            raise ValueError("entries.json names a parent that does not come before its child")
+        vectors = {s: _array(held, f"{s}.npy", (len(entries), opened.manifest["encoders"][s]["dim"])) for s in man["tag_spaces"]}
+        stats = {s: _array(held, f"{s}_stats.npy", (3, len(entries))) for s in man["spaces"]}
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise VocabError(f"{folder} is corrupt ({type(exc).__name__}: {exc}); {VOCAB.fix}") from None
+    return StoredVocab(name, man, entries, vectors, stats)
+
+
+def _array(held, name: str, shape: tuple) -> np.ndarray:
+    """A finite float array of the vocabulary, of ``shape``."""
+    try:
+        array = np.load(io.BytesIO(held.read(name)), allow_pickle=False)
+    except VocabError:
+        raise
+    except Exception as exc:  # numpy's reader raises several kinds on malformed bytes
+        raise ValueError(f"{name} is not a readable .npy array ({exc})") from None
+    if array.dtype.kind != "f" or array.ndim != len(shape) or array.shape != shape:
+        raise ValueError(f"{name} holds a {array.dtype} array of shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds values that are not finite")
+    return array

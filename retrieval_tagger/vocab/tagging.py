@@ -78,7 +78,8 @@ def select(run: VocabRun, scores: np.ndarray, opts) -> list[list[tuple[int, floa
 
     The path is chosen by its mean evidence; a node's reported score is the best score
     at or below it on the path (whatever implies a node supports it), so scores never
-    rise with depth and ``min_score`` cuts the path without breaking it.
+    rise with depth and ``min_score`` cuts the path without breaking it; ``top_n`` keeps
+    its first nodes from the root.
     """
     if run.tree is None:
         return fuse.select(scores, run.view, opts.top_n, opts.min_score, opts.exclusive)
@@ -88,7 +89,7 @@ def select(run: VocabRun, scores: np.ndarray, opts) -> list[list[tuple[int, floa
     for i, end in enumerate(ends):
         path = run.tree.path(int(end))[: opts.depth]
         supported = np.maximum.accumulate(scores[i, path][::-1])[::-1]
-        picks.append([(node, float(s)) for node, s in zip(path, supported) if s >= opts.min_score and s > 0])
+        picks.append([(node, float(s)) for node, s in zip(path, supported) if s >= opts.min_score and s > 0][: opts.top_n])
     return picks
 
 

@@ -1,21 +1,25 @@
-"""The packaged EfficientNet-Lite0 weights land in the right timm slots.
+"""rtag-lite: the packaged EfficientNet-Lite0 weights land in the right timm slots, batch
+norms fold away, the packaged MiniLM can be named by environment, and the model finds
+the product of a duplicate photo.
 
 ``map_state_dict`` renames by position and only checks shapes, so tensors of equal shape
-(a BN layer's weight, bias, mean and var) could be swapped unnoticed. This test computes
+(a BN layer's weight, bias, mean and var) could be swapped unnoticed. The tests compute
 the features a second way: a forward pass written with torch.nn.functional straight over
-the SOURCE key names, compared with the timm trunk loaded by ``load_trunk_weights``.
-"""
+the SOURCE key names, compared with the timm trunk loaded by ``load_trunk_weights``."""
 
 from __future__ import annotations
 
 import math
+import shutil
 from collections import OrderedDict
 
 import pytest
 import timm
 import torch
 import torch.nn.functional as F
+from toy_catalog import TEXT_SPEC, catalog_rows
 
+from retrieval_tagger.build import BuildOptions, build_index
 from retrieval_tagger.encoders.lite import (
     TRUNK_FEATURES,
     TRUNK_NAME,
@@ -24,10 +28,15 @@ from retrieval_tagger.encoders.lite import (
     source_weights_path,
 )
 from retrieval_tagger.errors import EncoderError
+from retrieval_tagger.pipeline import Tagger
 
 BN_EPS = 1e-3  # TensorFlow's default, which EfficientNet-Lite was trained with
+
+
 # EfficientNet-Lite0 stages as (repeats, stride); only a stage's first block strides
 STAGES = [(1, 1), (2, 2), (2, 2), (3, 2), (3, 1), (4, 2), (1, 1)]
+
+
 BLOCK_STRIDES = [stride if i == 0 else 1 for repeats, stride in STAGES for i in range(repeats)]
 
 
@@ -154,3 +163,42 @@ def test_folding_gives_up_when_the_result_would_differ():
 
     model = NormBeforeConv().eval()
     assert fold_batchnorm(model) is model
+
+
+def test_minilm_folder_can_be_named_by_environment(monkeypatch, tmp_path):
+    """RTAG_MINILM_DIR lets a machine without the packaged MiniLM (the GPU benchmark's) use a copy."""
+    from retrieval_tagger.encoders.lite import minilm_path
+    from retrieval_tagger.errors import EncoderError
+
+    monkeypatch.setenv("RTAG_MINILM_DIR", str(tmp_path))
+    with pytest.raises(EncoderError, match="no config.json"):
+        minilm_path()
+    (tmp_path / "config.json").write_text("{}")
+    assert minilm_path() == str(tmp_path.resolve())
+
+
+@pytest.mark.slow  # the real packaged model
+def test_rtag_lite_finds_the_product_of_a_duplicate_image(tmp_path, catalog_csv, catalog_dir, facet_spec):
+    out = tmp_path / "idx"
+    man = build_index(catalog_csv, out, facet_spec, BuildOptions(text_model=TEXT_SPEC, image_model="rtag-lite"))
+    assert man["encoders"]["image"]["spec"] == "rtag-lite"
+    assert man["counts"]["with_image"] == 30
+    tagger = Tagger.load(out)
+
+    rows = catalog_rows()
+    queries = []
+    for row in rows:  # byte-identical copies under new names, no text: image neighbours only
+        copy = tmp_path / f"copy_of_{row['id']}.png"
+        shutil.copy(catalog_dir / row["image"], copy)
+        queries.append({"id": f"q{row['id']}", "image": str(copy)})
+
+    # image neighbours alone: the solid-colour squares make colour histograms ambiguous by design
+    nearest = tagger.tag(queries, k=1, weights={"image": 1.0})
+    voted = tagger.tag(queries, k=20, weights={"image": 1.0})  # the duplicate must dominate the vote
+
+    for row, one, many in zip(rows, nearest, voted):
+        expected = set(row["tags"].split("|")) | {f"colour:{row['colour']}", f"article:{row['article']}"}
+        assert {t["tag"] for t in one.tags} == expected, row["id"]
+        assert one.tags[0]["score"] == 1.0
+        facets = [t["tag"] for t in many.tags if ":" in t["tag"]]
+        assert set(facets) == {f"colour:{row['colour']}", f"article:{row['article']}"}, row["id"]

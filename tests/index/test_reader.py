@@ -1,94 +1,61 @@
-"""Opening an index: unknown names, broken folders, and encoders that do not match."""
+"""Opening an index: ids, tags and vectors mapped, old manifests and moved folders opened,
+and encoders that do not match the ones that built it refused."""
 
 from __future__ import annotations
 
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
-from conftest import COLUMNS, TEXT_SPEC, catalog_rows, write_catalog
+from toy_catalog import COLUMNS, TEXT_SPEC, catalog_rows, edit_manifest, write_catalog
 
 from retrieval_tagger.build import BuildOptions, build_index
 from retrieval_tagger.catalog import CatalogSpec
 from retrieval_tagger.errors import (
-    EncoderError,
     EncoderMismatchError,
-    IndexFormatError,
-    IndexNotFoundError,
 )
-from retrieval_tagger.index.manifest import read_manifest
+from retrieval_tagger.index import store
+from retrieval_tagger.index.reader import open_index
 from retrieval_tagger.pipeline import Tagger
 
 
-@pytest.fixture()
-def index_copy(text_index, tmp_path):
-    """A private copy of the text-only index that a test may damage."""
-    copy = tmp_path / "copy"
-    shutil.copytree(text_index, copy)
-    return copy
+def test_opened_index_maps_ids_tags_and_vectors(both_index):
+    opened = open_index(both_index)
+    assert opened.ids[:2] == ["p00", "p01"]
+    row = opened.id_rows["p07"]  # blue denim jeans, summer
+    tags = {opened.vocab.tags[c] for c in opened.product_tags[row].indices}
+    assert tags == {"denim", "summer", "colour:blue", "article:jeans"}
+    assert opened.modalities["text"].index.ntotal == 30
+    assert opened.modalities["image"].rows.tolist() == list(range(30))
+    assert opened.vocab_vectors["text"].shape == (len(opened.vocab), 64)
+    assert opened.vocab_vectors["image"].shape == (len(opened.vocab), 32)
+    np.testing.assert_allclose(np.linalg.norm(opened.vocab_vectors["image"], axis=1), 1.0, rtol=1e-5)
 
 
-def edit_manifest(folder, change):
-    path = folder / "manifest.json"
-    man = json.loads(path.read_text(encoding="utf-8"))
-    change(man)
-    path.write_text(json.dumps(man), encoding="utf-8")
+def test_an_index_whose_manifest_predates_factory_strings_still_opens(both_index, tmp_path):
+    """Stores recorded as type + knobs (rtag before factory strings) open and search the same."""
+    copy = tmp_path / "old"
+    shutil.copytree(both_index, copy)
+    man = json.loads((copy / "manifest.json").read_text())
+    for entry in man["stores"].values():
+        for key in ("factory", "build", "search"):
+            entry.pop(key, None)
+    (copy / "manifest.json").write_text(json.dumps({k: v for k, v in man.items() if k != "seal"}))  # edited: unsealed
+    old, new = open_index(copy), open_index(both_index)
+    queries = np.eye(64, dtype=np.float32)[:5]
+    for name in new.modalities:
+        dim = new.modalities[name].index.d
+        q = np.ascontiguousarray(queries[:, :dim])
+        for got, expected in zip(store.search(old.modalities[name].index, q, 5), store.search(new.modalities[name].index, q, 5)):
+            np.testing.assert_array_equal(got, expected)
 
 
-def test_unknown_index_name(index_home):
-    with pytest.raises(IndexNotFoundError, match=r"no index at .*nope.*rtag index CATALOG --name nope"):
-        Tagger.load("nope")
-
-
-def test_unknown_index_folder(tmp_path):
-    with pytest.raises(IndexNotFoundError, match="no index at"):
-        Tagger.load(tmp_path / "missing")
-
-
-def test_folder_without_manifest_is_not_an_index(tmp_path):
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(IndexFormatError, match="not an rtag index"):
-        Tagger.load(tmp_path / "empty")
-
-
-def test_corrupt_manifest(index_copy):
-    (index_copy / "manifest.json").write_text("{ not json", encoding="utf-8")
-    with pytest.raises(IndexFormatError, match="corrupt"):
-        Tagger.load(index_copy)
-
-
-def test_other_format_version_is_refused(index_copy):
-    edit_manifest(index_copy, lambda m: m.update(format_version=99))
-    with pytest.raises(IndexFormatError, match="format version 99.*reads version 1.*rebuild"):
-        Tagger.load(index_copy)
-
-
-def test_manifest_of_something_else_is_refused(index_copy):
-    edit_manifest(index_copy, lambda m: m.update(format="other-tool"))
-    with pytest.raises(IndexFormatError, match="not an rtag index manifest"):
-        read_manifest(index_copy)
-
-
-def test_missing_file_is_reported(index_copy):
-    (index_copy / "text.faiss").unlink()
-    with pytest.raises(IndexFormatError, match="incomplete: text.faiss is missing"):
-        Tagger.load(index_copy)
-
-
-def test_truncated_file_is_caught_by_its_size(index_copy):
-    data = (index_copy / "ids.json").read_bytes()
-    (index_copy / "ids.json").write_bytes(data[:-5])
-    with pytest.raises(IndexFormatError, match="ids.json has .* bytes, the manifest says"):
-        Tagger.load(index_copy)
-
-
-def test_same_size_corruption_is_caught_by_sha256_only(index_copy):
-    path = index_copy / "ids.json"
-    path.write_text(path.read_text(encoding="utf-8").replace("p00", "p99"), encoding="utf-8")
-    read_manifest(index_copy, verify="size")  # fast check: sizes still agree
-    with pytest.raises(IndexFormatError, match="ids.json does not match its sha256"):
-        read_manifest(index_copy, verify="sha256")
+def test_copy_of_an_index_opens_from_its_new_place(both_index, tmp_path):
+    copy = tmp_path / "moved"
+    shutil.copytree(both_index, copy)
+    assert open_index(copy).ids == open_index(both_index).ids
 
 
 def test_explicit_encoder_that_differs_from_the_index(text_index):
@@ -97,36 +64,16 @@ def test_explicit_encoder_that_differs_from_the_index(text_index):
     assert Tagger.load(text_index, text_model=TEXT_SPEC).text_encoder.spec == TEXT_SPEC
 
 
-def test_tampered_encoder_checksum(index_copy):
-    edit_manifest(index_copy, lambda m: m["encoders"]["text"].update(checksum="0" * 64))
+def test_tampered_encoder_checksum(text_index_copy):
+    edit_manifest(text_index_copy, lambda m: m["encoders"]["text"].update(checksum="0" * 64))
     with pytest.raises(EncoderMismatchError, match="same name but different weights"):
-        Tagger.load(index_copy)
+        Tagger.load(text_index_copy)
 
 
-def test_tampered_encoder_dimension(index_copy):
-    edit_manifest(index_copy, lambda m: m["encoders"]["text"].update(dim=128))
+def test_tampered_encoder_dimension(text_index_copy):
+    edit_manifest(text_index_copy, lambda m: m["encoders"]["text"].update(dim=128))
     with pytest.raises(EncoderMismatchError, match="dimension 64 vs 128"):
-        Tagger.load(index_copy)
-
-
-def test_unknown_encoder_specs():
-    from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
-
-    with pytest.raises(EncoderError, match="hash:DIM with an integer DIM"):
-        load_text_encoder("hash:big")
-    with pytest.raises(EncoderError, match="at least 8"):
-        load_text_encoder("hash:4")
-    with pytest.raises(EncoderError, match="unknown image model 'no-such-arch:x'"):
-        load_image_encoder("no-such-arch:x")
-    with pytest.raises(EncoderError, match="unknown image spec 'rtag-tiny': write one of these forms: none .*ARCH:TAG"):
-        load_image_encoder("rtag-tiny")
-    with pytest.raises(EncoderError, match="names no weights"):
-        load_image_encoder("rtag-tiny:")
-    with pytest.raises(EncoderError, match="checkpoint file not found"):
-        load_image_encoder("rtag-tiny:/no/such/ckpt.pt")
-    with pytest.raises(EncoderError, match="between 32 and 1024"):
-        load_image_encoder("rtag-lite@8")
-    assert load_image_encoder("none") is None
+        Tagger.load(text_index_copy)
 
 
 def test_changed_checkpoint_weights_are_caught_by_checksum(tmp_path):

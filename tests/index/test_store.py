@@ -22,14 +22,28 @@ def data():
     return vectors, queries, picked
 
 
+@pytest.fixture(scope="module")
+def built(data):
+    """``store.build`` of the 2,000 vectors by index type, each built once: treat them as
+    read-only (save and load one to change its search parameters)."""
+    stores = {}
+
+    def get(kind: str):
+        if kind not in stores:
+            stores[kind] = store.build(data[0], kind)
+        return stores[kind]
+
+    return get
+
+
 @pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivf-sq8"])
-def test_approximate_top1_matches_exact(data, tmp_path, kind):
+def test_approximate_top1_matches_exact(data, built, tmp_path, kind):
     vectors, queries, picked = data
-    flat, _ = store.build(vectors, "flat")
+    flat, _ = built("flat")
     _, exact_rows = store.search(flat, queries, 1)
     assert np.array_equal(exact_rows[:, 0], picked)  # the perturbed copy finds its original
 
-    index, params = store.build(vectors, kind)
+    index, params = built(kind)
     assert params["type"] == kind
     store.save(index, tmp_path / f"{kind}.faiss")
     loaded = store.load(tmp_path / f"{kind}.faiss", params)
@@ -40,10 +54,10 @@ def test_approximate_top1_matches_exact(data, tmp_path, kind):
     assert np.all(np.diff(sims, axis=1) <= 1e-6)  # best first
 
 
-def test_load_applies_the_search_parameters(data, tmp_path):
+def test_load_applies_the_search_parameters(data, built, tmp_path):
     vectors, _, _ = data
-    hnsw, hnsw_params = store.build(vectors, "hnsw")
-    ivf, ivf_params = store.build(vectors, "ivf")
+    hnsw, hnsw_params = built("hnsw")
+    ivf, ivf_params = built("ivf")
     store.save(hnsw, tmp_path / "h.faiss")
     store.save(ivf, tmp_path / "i.faiss")
     assert store.load(tmp_path / "h.faiss", hnsw_params).hnsw.efSearch == store.HNSW_EF_SEARCH
@@ -52,13 +66,13 @@ def test_load_applies_the_search_parameters(data, tmp_path):
     assert store.load(tmp_path / "i.faiss", {**ivf_params, "search": {"nprobe": 3}}).nprobe == 3
 
 
-def test_manifest_entries_record_factory_strings_and_parameters(data):
+def test_manifest_entries_record_factory_strings_and_parameters(data, built):
     vectors, _, _ = data
     nlist = store.n_lists(len(vectors), len(vectors))
-    assert store.build(vectors, "flat")[1] == {"type": "flat", "factory": "Flat"}
-    assert store.build(vectors, "hnsw")[1] == {"type": "hnsw", "factory": "HNSW32,Flat", "build": {"efConstruction": 80}, "search": {"efSearch": 96}}
-    assert store.build(vectors, "ivf")[1] == {"type": "ivf", "factory": f"IVF{nlist},Flat", "search": {"nprobe": 16}}
-    assert store.build(vectors, "ivf-sq8")[1] == {"type": "ivf-sq8", "factory": f"IVF{nlist},SQ8", "search": {"nprobe": 16}}
+    assert built("flat")[1] == {"type": "flat", "factory": "Flat"}
+    assert built("hnsw")[1] == {"type": "hnsw", "factory": "HNSW32,Flat", "build": {"efConstruction": 80}, "search": {"efSearch": 96}}
+    assert built("ivf")[1] == {"type": "ivf", "factory": f"IVF{nlist},Flat", "search": {"nprobe": 16}}
+    assert built("ivf-sq8")[1] == {"type": "ivf-sq8", "factory": f"IVF{nlist},SQ8", "search": {"nprobe": 16}}
 
 
 def hand_built(vectors: np.ndarray, kind: str):
@@ -87,11 +101,11 @@ def hand_built(vectors: np.ndarray, kind: str):
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "ivf-sq8"])
-def test_factory_strings_build_the_same_index_as_before(data, kind):
+def test_factory_strings_build_the_same_index_as_before(data, built, kind):
     import faiss
 
     vectors, _, _ = data
-    index, _ = store.build(vectors, kind)
+    index, _ = built(kind)
     assert np.array_equal(faiss.serialize_index(index), faiss.serialize_index(hand_built(vectors, kind)))
 
 
@@ -101,9 +115,9 @@ def test_factory_strings_build_the_same_index_as_before(data, kind):
     ({"type": "ivf-sq8", "nlist": 32}, "nprobe", store.IVF_NPROBE),
     ({"type": "flat"}, None, None),
 ])
-def test_manifests_written_before_factory_strings_still_search_the_same(data, tmp_path, legacy, knob, value):
+def test_manifests_written_before_factory_strings_still_search_the_same(data, built, tmp_path, legacy, knob, value):
     vectors, queries, _ = data
-    index, params = store.build(vectors, legacy["type"])
+    index, params = built(legacy["type"])
     store.save(index, tmp_path / "x.faiss")
     assert store.search_parameters(legacy) == ({knob: value} if knob else {})
     old = store.load(tmp_path / "x.faiss", legacy)
@@ -169,11 +183,11 @@ def test_n_lists_is_a_power_of_two_near_4_sqrt_n_with_39_training_vectors_each()
         assert lists & (lists - 1) == 0 and lists * 39 <= max(n, 39)
 
 
-def test_sq8_codes_take_a_quarter_of_float32(data, tmp_path):
+def test_sq8_codes_take_a_quarter_of_float32(data, built, tmp_path):
     vectors, _, _ = data
     sizes = {}
     for kind in ("flat", "ivf-sq8"):
-        index, _ = store.build(vectors, kind)
+        index, _ = built(kind)
         store.save(index, tmp_path / f"{kind}.faiss")
         sizes[kind] = (tmp_path / f"{kind}.faiss").stat().st_size
     assert sizes["ivf-sq8"] < 0.5 * sizes["flat"]

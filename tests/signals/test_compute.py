@@ -11,12 +11,6 @@ from retrieval_tagger.signals import registry
 from retrieval_tagger.signals.compute import compute, prepare
 
 
-def test_each_signal_names_the_inputs_to_encode():
-    assert registry.inputs_of({"names", "mentions"}) == {"text", "words"}
-    assert registry.inputs_of({"colour"}) == {"colour"}
-    assert registry.inputs_of({"unknown"}) == set()
-
-
 @pytest.fixture(scope="module")
 def index(both_index):
     from retrieval_tagger.index.reader import open_index

@@ -1,16 +1,16 @@
-"""Fitting the fusion by leave-one-out: the search over weights and kNN parameters on
-hand-made cases, and the ``fusion`` section a build records."""
+"""Fitting the fusion by leave-one-out: the search over weights on hand-made cases, and the
+``fusion`` section a build records."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 
 import numpy as np
 import pytest
-from conftest import COLOURS, COLUMNS, catalog_rows, write_catalog, write_square
-from scipy import sparse
+from toy_catalog import COLOURS, COLUMNS, catalog_rows, write_catalog, write_square
 
 from retrieval_tagger.build import build_index
 from retrieval_tagger.catalog import CatalogSpec
@@ -18,29 +18,25 @@ from retrieval_tagger.pipeline import Tagger
 from retrieval_tagger.signals import fit, knn, registry
 from retrieval_tagger.signals.fit import (
     MIN_FIT_PRODUCTS,
-    MIN_GROUP_SAMPLES,
     fit_weights,
     group_hits,
     micro_accuracy,
     simplex,
 )
-from retrieval_tagger.signals.knn import GRID_K, GRID_T, fit_knn
+from retrieval_tagger.signals.knn import GRID_K, GRID_T
 from retrieval_tagger.signals.names import GRID_T as GRID_NAMES_T
-from retrieval_tagger.signals.names import fit_names, group_softmax
 from retrieval_tagger.signals.settings import VERSION, FusionSettings
 
 SPEC = CatalogSpec(tags_col="tags", facet_cols=["colour", "article"])
 
 
-# -- the search, on hand-made cases ---------------------------------------------------
-
-
-def test_simplex_lists_every_weighting_in_steps():
-    assert simplex(["a", "b"], 2) == [{"a": 0.0, "b": 1.0}, {"a": 0.5, "b": 0.5}, {"a": 1.0, "b": 0.0}]
+def test_simplex_lists_every_weighting_in_steps(monkeypatch):
     four = simplex(["text", "image", "colour", "names"])
-    assert len(four) == 286  # 13 choose 3: the ways to share 10 steps among 4 signals
+    assert len(four) == math.comb(fit.WEIGHT_STEPS + 3, 3)  # the ways to share the steps among 4 signals
     assert all(sum(w.values()) == pytest.approx(1.0) for w in four)
     assert len({tuple(w.values()) for w in four}) == len(four)
+    monkeypatch.setattr(fit, "WEIGHT_STEPS", 2)
+    assert simplex(["a", "b"]) == [{"a": 0.0, "b": 1.0}, {"a": 0.5, "b": 0.5}, {"a": 1.0, "b": 0.0}]
 
 
 TRUTH = np.array([
@@ -49,6 +45,8 @@ TRUTH = np.array([
     [0, 0, 0, 0],  # no true tag in either group: not counted
     [0, 1, 1, 0],  # two true tags (free tags may have several); col 2 ranked first -> hit
 ], dtype=bool)
+
+
 SCORES = np.array([
     [0.1, 0.7, 0.2, 0.3],
     [0.2, 0.5, 0.3, 0.0],
@@ -69,27 +67,8 @@ def test_micro_accuracy_pools_the_groups():
     assert micro_accuracy(SCORES, groups, np.zeros_like(TRUTH)) == 0.0
 
 
-def two_facet_case(n=40):
-    """Facets x (cols 0, 1), y (cols 2, 3), z (cols 4, 5: few examples), free (6, 7).
-
-    Signal A ranks the true x value first and the wrong y value first; B the reverse.
-    """
-    i = np.arange(n)
-    truth = np.zeros((n, 8), dtype=bool)
-    truth[i, np.where(i % 2 == 0, 0, 1)] = True
-    truth[i, np.where(i % 4 < 2, 2, 3)] = True
-    few = i < MIN_GROUP_SAMPLES - 1
-    truth[i[few], np.where(i[few] % 3 == 0, 4, 5)] = True
-    truth[i, np.where(i % 5 == 0, 6, 7)] = True
-    right, wrong = truth.astype(np.float32), (~truth).astype(np.float32)
-    a = np.hstack([right[:, :2], wrong[:, 2:4], right[:, 4:]])
-    b = np.hstack([wrong[:, :2], right[:, 2:4], right[:, 4:]])
-    groups = {"x": np.array([0, 1]), "y": np.array([2, 3]), "z": np.array([4, 5]), "*free*": np.array([6, 7])}
-    return truth, {"A": a, "B": b}, groups
-
-
-def test_fit_weights_favours_each_facets_own_signal():
-    truth, scores, groups = two_facet_case()
+def test_fit_weights_favours_each_facets_own_signal(two_facets):
+    truth, scores, groups = two_facets
     present = {name: np.ones(len(truth), dtype=bool) for name in scores}
 
     weights, report = fit_weights(scores, present, groups, truth, prior={})
@@ -103,76 +82,43 @@ def test_fit_weights_favours_each_facets_own_signal():
     assert sum(weights.default.values()) == pytest.approx(1.0)
 
 
-N_QUERIES = 40
-HALF = 50  # catalog rows 0..49 carry tag 0 (x:a), rows 50..99 tag 1 (x:b)
-CATALOG_TAGS = sparse.csr_matrix(np.repeat(np.eye(2, dtype=np.float32), HALF, axis=0))
-X_GROUPS = [np.array([0, 1])]
+def test_a_row_of_zero_scores_is_no_hit_even_when_the_first_column_is_true():
+    truth = np.array([[True, False]])
+    assert group_hits(np.zeros((1, 2), np.float32), np.array([0, 1]), truth) == (0, 1)
 
 
-def knn_case(pattern: str, sims, absent: int = 0):
-    """Neighbours of ``N_QUERIES`` queries (true tag alternating): slot j holds a catalog
-    product with the query's tag where ``pattern[j]`` is 'R', the other tag where 'W'.
-
-    ``absent`` more queries (true tag 1) lack this signal; their rows are -1.
-    """
-    label = np.arange(N_QUERIES) % 2
-    slot = np.arange(len(pattern))
-    same = np.array([c == "R" for c in pattern])
-    tag = np.where(same[None, :], label[:, None], 1 - label[:, None])
-    rows = tag * HALF + slot[None, :]
-    sims = np.tile(np.asarray(sims, dtype=np.float32), (N_QUERIES, 1))
-    truth = np.eye(2, dtype=bool)[label]
-    if absent:
-        rows = np.vstack([rows, np.full((absent, len(pattern)), -1)])
-        sims = np.vstack([sims, np.zeros((absent, len(pattern)), np.float32)])
-        truth = np.vstack([truth, np.tile([False, True], (absent, 1))])
-    present = np.arange(len(rows)) < N_QUERIES
-    return (sims, rows, present), truth
+def test_tied_weightings_fall_back_to_the_one_nearest_the_prior(two_facets):
+    truth, scores, groups = two_facets
+    same = {"text": scores["A"], "names": scores["A"]}  # two equally good signals
+    present = {name: np.ones(len(truth), dtype=bool) for name in same}
+    prior = {name: registry.get(name).default_weight for name in same}
+    weights, _ = fit_weights(same, present, groups, truth, prior)
+    # the prior favours text over names: the tie is broken that way, not towards the last signal
+    assert prior["text"] > prior["names"]
+    assert weights.default["text"] > weights.default["names"]
+    flipped, _ = fit_weights(same, present, groups, truth, {"text": 0.1, "names": 0.5})
+    assert flipped.default["names"] > flipped.default["text"]
 
 
-def test_fit_knn_finds_the_temperature_that_lets_close_neighbours_outvote_the_nearest():
-    # the nearest is wrong; the next four, a little further, are right; the rest are far and wrong
-    nb, truth = knn_case("W" + "R" * 4 + "W" * 35, [0.9] + [0.85] * 4 + [0.5] * 35, absent=6)
+def test_wide_groups_are_fitted_on_candidates_with_the_same_result(monkeypatch):
+    # 600 free tags: signal A puts the true tag among its top scores, B is noise
+    rng = np.random.default_rng(7)
+    n, width = 120, 600
+    truth = np.zeros((n, width), dtype=bool)
+    truth[np.arange(n), rng.integers(0, width, n)] = True
+    a = rng.random((n, width)).astype(np.float32) * 0.5 + truth * 0.6
+    b = rng.random((n, width)).astype(np.float32)
+    scores = {"A": a, "B": b}
+    present = {name: np.ones(n, dtype=bool) for name in scores}
+    groups = {"*free*": np.arange(width)}
 
-    params, votes, acc = fit_knn(*nb, CATALOG_TAGS, X_GROUPS, truth)
-
-    # at 0.02 the nearest outweighs the four (exp(-2.5) each); at 0.05 it no longer does
-    assert params == {"k": 5, "temperature": 0.05}
-    assert acc == 1.0  # the six queries without the signal are not counted
-    assert votes.shape == (N_QUERIES + 6, 2) and np.all(votes[N_QUERIES:] == 0)
-
-
-def test_fit_knn_finds_that_many_neighbours_are_needed():
-    # the ten nearest are wrong, the thirty after them right
-    nb, truth = knn_case("W" * 10 + "R" * 30, np.linspace(0.81, 0.80, 40))
-    params, _, acc = fit_knn(*nb, CATALOG_TAGS, X_GROUPS, truth)
-    assert params["k"] == 40 and acc == 1.0
-
-
-def test_fit_knn_when_the_nearest_is_right_prefers_few_or_sharp_votes():
-    nb, truth = knn_case("R" + "W" * 39, [0.9] + [0.5] * 39)
-    params, _, acc = fit_knn(*nb, CATALOG_TAGS, X_GROUPS, truth)
-    assert acc == 1.0 and params["temperature"] < 1.0  # at 1.0 the many wrong ones win
-
-
-def test_fit_knn_caps_k_at_the_neighbours_searched():
-    nb, truth = knn_case("WWWRRRRR", [0.8] * 8)
-    params, _, acc = fit_knn(*nb, CATALOG_TAGS, X_GROUPS, truth)
-    assert params["k"] == 8 and acc == 1.0  # asked for 10: only 8 were searched
-
-
-def test_fit_names_returns_a_grid_temperature_and_its_scores():
-    truth, scores, groups = two_facet_case()
-    sims = scores["A"] * 0.3  # right on x, wrong on y, right on z and free tags
-    group_list = list(groups.values())
-
-    params, names, acc = fit_names(sims, group_list, truth)
-
-    assert params["temperature"] in GRID_NAMES_T
-    np.testing.assert_allclose(names, group_softmax(sims, group_list, params["temperature"]))
-    assert group_hits(names, groups["x"], truth) == (40, 40)
-    assert group_hits(names, groups["y"], truth) == (0, 40)
-    assert acc == pytest.approx(micro_accuracy(names, group_list, truth))
+    assert width > fit.WIDE_GROUP
+    cut_weights, cut_report = fit_weights(scores, present, groups, truth, prior={})
+    monkeypatch.setattr(fit, "WIDE_GROUP", width)  # no cut: every tag is a candidate
+    full_weights, full_report = fit_weights(scores, present, groups, truth, prior={})
+    assert cut_weights == full_weights and cut_report == full_report
+    assert cut_weights.default["A"] > cut_weights.default["B"]
+    assert cut_report["default"] == pytest.approx(1.0)
 
 
 # -- the fusion a build records ---------------------------------------------------------
@@ -302,55 +248,3 @@ def test_products_without_an_image_are_fitted_on_their_text(tmp_path, encoders):
     assert fusion["fit"]["sample"] == 60 and {"text", "image", "colour"} <= set(fusion["params"])
     for accuracy in fusion["fit"]["signal_accuracy"].values():
         assert 0.0 <= accuracy <= 1.0
-
-
-def test_a_row_of_zero_scores_is_no_hit_even_when_the_first_column_is_true():
-    truth = np.array([[True, False]])
-    assert group_hits(np.zeros((1, 2), np.float32), np.array([0, 1]), truth) == (0, 1)
-
-
-def test_names_temperature_is_chosen_by_the_likelihood_of_the_true_tags():
-    # the true tag is ahead by 0.05 everywhere: sharper distributions put more mass on it
-    truth = np.zeros((50, 2), dtype=bool)
-    truth[:, 0] = True
-    sims = np.tile(np.array([[0.55, 0.5]], np.float32), (50, 1))
-    params, _, acc = fit_names(sims, [np.array([0, 1])], truth)
-    assert params["temperature"] == min(GRID_NAMES_T) and acc == 1.0
-    # a true tag behind by 0.05 half the time: a sharp softmax is punished, a soft one wins
-    truth[::2] = [False, True]
-    params, _, _ = fit_names(sims, [np.array([0, 1])], truth)
-    assert params["temperature"] == max(GRID_NAMES_T)
-
-
-def test_tied_weightings_fall_back_to_the_one_nearest_the_prior():
-    truth, scores, groups = two_facet_case()
-    same = {"text": scores["A"], "names": scores["A"]}  # two equally good signals
-    present = {name: np.ones(len(truth), dtype=bool) for name in same}
-    prior = {name: registry.get(name).default_weight for name in same}
-    weights, _ = fit_weights(same, present, groups, truth, prior)
-    # the prior favours text over names: the tie is broken that way, not towards the last signal
-    assert prior["text"] > prior["names"]
-    assert weights.default["text"] > weights.default["names"]
-    flipped, _ = fit_weights(same, present, groups, truth, {"text": 0.1, "names": 0.5})
-    assert flipped.default["names"] > flipped.default["text"]
-
-
-def test_wide_groups_are_fitted_on_candidates_with_the_same_result(monkeypatch):
-    # 600 free tags: signal A puts the true tag among its top scores, B is noise
-    rng = np.random.default_rng(7)
-    n, width = 120, 600
-    truth = np.zeros((n, width), dtype=bool)
-    truth[np.arange(n), rng.integers(0, width, n)] = True
-    a = rng.random((n, width)).astype(np.float32) * 0.5 + truth * 0.6
-    b = rng.random((n, width)).astype(np.float32)
-    scores = {"A": a, "B": b}
-    present = {name: np.ones(n, dtype=bool) for name in scores}
-    groups = {"*free*": np.arange(width)}
-
-    assert width > fit.WIDE_GROUP
-    cut_weights, cut_report = fit_weights(scores, present, groups, truth, prior={})
-    monkeypatch.setattr(fit, "WIDE_GROUP", width)  # no cut: every tag is a candidate
-    full_weights, full_report = fit_weights(scores, present, groups, truth, prior={})
-    assert cut_weights == full_weights and cut_report == full_report
-    assert cut_weights.default["A"] > cut_weights.default["B"]
-    assert cut_report["default"] == pytest.approx(1.0)

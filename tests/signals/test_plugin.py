@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 
-from retrieval_tagger.errors import RtagError
 from retrieval_tagger.signals import fit, registry
 from retrieval_tagger.signals.base import Scored, Signal
 from retrieval_tagger.tags import split_facet
@@ -130,15 +129,3 @@ def test_the_reranker_trains_on_its_features(lead_index, tmp_path):
     assert tagger.reranker is not None and "lead_score" in tagger.reranker.features
     (result,) = tagger.tag([{"id": "q", "text": "red wool hat"}])
     assert result.tags and all(0.0 <= t["score"] <= 1.0 for t in result.tags)
-
-
-def test_registering_and_unregistering_leave_the_table_as_it_was():
-    before = registry.names()
-    registry.register(LeadWords("other"))
-    assert registry.names() == before + ["other"] and registry.get("other").name == "other"
-    with pytest.raises(RtagError, match="already registered"):
-        registry.register(LeadWords("other"))
-    registry.unregister("other")
-    assert registry.names() == before
-    with pytest.raises(RtagError, match="unknown signal 'other'; known signals: text, image, colour, names, mentions"):
-        registry.get("other")

@@ -70,13 +70,29 @@ def read_manifest(folder: Path, fmt: str, version: int) -> dict | None:
     return manifest
 
 
+def runtime():
+    """The onnxruntime module, with its telemetry off: rtag stays offline and writes
+    nothing under ~/.cache but its own cache.
+
+    ONNX Runtime reads ORT_DISABLE_TELEMETRY when it is first imported (without it, its
+    import writes a device id and an event database under ~/.cache/Microsoft), so the
+    variable is set here, before that import, unless the user set it;
+    ``disable_telemetry_events`` covers the events of a process that imported it earlier.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+
+    if hasattr(onnxruntime, "disable_telemetry_events"):
+        onnxruntime.disable_telemetry_events()
+    return onnxruntime
+
+
 def cpu_session(folder: Path, threads: int | None = None):
     """An ONNX Runtime session on the CPU for the export in ``folder``, with ``threads``
     intra-op threads (default: base.cpu_threads)."""
-    import onnxruntime
-
     from retrieval_tagger.encoders.base import cpu_threads
 
+    onnxruntime = runtime()
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = int(threads or cpu_threads())
     options.log_severity_level = 3
@@ -85,7 +101,6 @@ def cpu_session(folder: Path, threads: int | None = None):
 
 def versions() -> dict:
     import onnx
-    import onnxruntime
     import torch
 
-    return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+    return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": runtime().__version__}

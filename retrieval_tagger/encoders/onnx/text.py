@@ -1,4 +1,5 @@
-"""Text encoder on ONNX Runtime with int8 weights: the CPU default (see export.py).
+"""Text encoder on ONNX Runtime with int8 matrix products: the CPU default (see export.py
+and quantise.py). Each text's embedding depends on that text alone, whatever its batch.
 
 It keeps the contract of text.py (a list of texts in, unit float32 rows out) and the
 checksum of the source model's weights, so an index built with one backend can be queried
@@ -15,12 +16,14 @@ from typing import Callable
 
 import numpy as np
 
-from retrieval_tagger.encoders.base import l2_normalise, show_progress
+from retrieval_tagger.encoders.base import l2_normalise
 from retrieval_tagger.encoders.onnx import cache as onnx_cache
+from retrieval_tagger.progress import show_progress
 
 FORMAT = "rtag-onnx-text"
 # 4: the tokenizer and its settings travel with the export
-FORMAT_VERSION = 4
+# 5: activations quantised per row, 7-bit weights (quantise.py): batch-independent embeddings
+FORMAT_VERSION = 5
 TOKENIZER_FILE = "tokenizer.json"
 # the tokenizer's outputs that the exported graph may read, and their field in tokenizers' Encoding
 INPUT_FIELDS = {"input_ids": "ids", "token_type_ids": "type_ids", "attention_mask": "attention_mask"}

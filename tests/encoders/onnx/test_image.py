@@ -1,15 +1,15 @@
-"""The ONNX image backend: same embeddings as torch, cached export, backend choice."""
+"""The ONNX image backend: same embeddings as torch, encoders built from a cached export
+alone, and an aligned model's colour head carried with its export."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import IMAGE_SPEC, write_square
+from toy_catalog import IMAGE_SPEC, write_square
 
 from retrieval_tagger.encoders.onnx import cache as onnx_cache
 from retrieval_tagger.encoders.onnx import image as onnx_image
-from retrieval_tagger.encoders.registry import image_backend, load_image_encoder
-from retrieval_tagger.errors import EncoderError
+from retrieval_tagger.encoders.registry import load_image_encoder
 
 
 @pytest.fixture()
@@ -22,8 +22,7 @@ def photos(tmp_path):
     return paths + [str(tmp_path / "bad.jpg")]
 
 
-def test_onnx_tower_gives_the_torch_embeddings(photos, tmp_path, monkeypatch):
-    monkeypatch.setenv("RTAG_CACHE_DIR", str(tmp_path / "cache"))
+def test_onnx_tower_gives_the_torch_embeddings(photos, private_cache):
     torch_enc = load_image_encoder(IMAGE_SPEC, "cpu", backend="torch")
     onnx_enc = load_image_encoder(IMAGE_SPEC, "cpu", backend="onnx")
     assert (torch_enc.backend, onnx_enc.backend) == ("torch", "onnx")
@@ -33,46 +32,22 @@ def test_onnx_tower_gives_the_torch_embeddings(photos, tmp_path, monkeypatch):
     assert list(ok_a) == list(ok_b) == [True] * 4 + [False]
     np.testing.assert_allclose(a, b, atol=1e-4)
     assert not a[-1].any()
-    (folder,) = (tmp_path / "cache" / "onnx-image").iterdir()
-    manifest = onnx_cache.read_manifest(folder, onnx_image.FORMAT, onnx_image.FORMAT_VERSION)
+    folder, manifest = onnx_cache.find("onnx-image", onnx_image.export_key(onnx_enc.checksum, onnx_enc.size),
+                                       onnx_image.FORMAT, onnx_image.FORMAT_VERSION)
+    assert folder.parent.parent == private_cache
     assert manifest["size"] == onnx_enc.size and manifest["dim"] == onnx_enc.dim
 
 
-def test_image_backend_choice(monkeypatch):
-    monkeypatch.delenv("RTAG_IMAGE_BACKEND", raising=False)
-    assert image_backend(None, "cpu") == "onnx"
-    assert image_backend(None, "cuda") == "torch"
-    monkeypatch.setenv("RTAG_IMAGE_BACKEND", "torch")
-    assert image_backend(None, "cpu") == "torch"
-    with pytest.raises(EncoderError, match="unknown image backend 'tensorrt': choose one of auto, torch, onnx"):
-        image_backend("tensorrt", "cpu")
-    with pytest.raises(EncoderError, match="runs on the CPU"):
-        image_backend("onnx", "cuda:0")
-
-
-def test_pixels_are_normalised_in_numpy_as_in_torch():
-    import torch
-
-    from retrieval_tagger.encoders.pixels import normalise
-
-    raw = np.random.default_rng(0).integers(0, 256, (2, 3, 8, 8), dtype=np.uint8)
-    mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-    view = (1, 3, 1, 1)
-    want = torch.from_numpy(raw).float().div_(255.0).sub_(torch.tensor(mean).view(view)).div_(torch.tensor(std).view(view))
-    np.testing.assert_array_equal(normalise(raw, mean, std), want.numpy())
-
-
-def test_encoder_from_a_cached_export_gives_the_torch_embeddings(photos, tmp_path, monkeypatch):
+def test_encoder_from_a_cached_export_gives_the_torch_embeddings(photos, private_cache, monkeypatch):
     """With the index's record of the weights, photos are encoded from the cached export
     alone (numpy preprocessing, threads decoding): the torch encoder's embeddings."""
     from retrieval_tagger.encoders import clip_models
 
-    monkeypatch.setenv("RTAG_CACHE_DIR", str(tmp_path / "cache"))
     torch_enc = load_image_encoder(IMAGE_SPEC, "cpu", backend="torch")
-    load_image_encoder(IMAGE_SPEC, "cpu", backend="onnx")  # exports
+    load_image_encoder(IMAGE_SPEC, "cpu", backend="onnx")  # exports, unless the cache holds the export
     recorded = {"spec": IMAGE_SPEC, "checksum": torch_enc.checksum, "dim": torch_enc.dim, "image_size": torch_enc.size}
 
-    def no_model(spec):
+    def no_model(*args):
         raise AssertionError("the model was built although the cache holds its export")
 
     monkeypatch.setattr(clip_models, "build_open_clip", no_model)
@@ -93,7 +68,7 @@ def test_encoder_from_a_cached_export_gives_the_torch_embeddings(photos, tmp_pat
     with pytest.raises(AssertionError, match="was built"):  # other weights: not in the cache
         load_image_encoder(IMAGE_SPEC, "cpu", backend="onnx", recorded={**recorded, "image_size": 64})
     monkeypatch.undo()
-    monkeypatch.setenv("RTAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RTAG_CACHE_DIR", str(private_cache))
     # texts go through the model's text tower, built on first use
     np.testing.assert_allclose(cached.encode(["red shirt", "blue jeans"]), torch_enc.encode(["red shirt", "blue jeans"]), atol=1e-6)
 
