@@ -13,8 +13,8 @@ folder written by ``rtag align``, ``rtag-lite`` (the default), ``rtag-lite@SIZE`
 ``ARCH:TAG``, ``ARCH:/path/to/ckpt.pt`` and ``ARCH:random`` (see the tables).
 
 Backends (``--text-backend``/$RTAG_TEXT_BACKEND, ``--image-backend``/$RTAG_IMAGE_BACKEND):
-``auto`` (default) runs sentence-transformers models on ONNX Runtime with int8 weights
-(onnx/text.py) and image towers on ONNX Runtime in float32 (onnx/image.py) on a CPU, and
+``auto`` (default) runs sentence-transformers models on ONNX Runtime in int8
+(onnx/text.py, onnx/quantise.py) and image towers on ONNX Runtime in float32 (onnx/image.py) on a CPU, and
 both on torch in float16 on a GPU; ``torch``, ``onnx-int8`` (text) and ``onnx`` (image)
 force one. The checksum is the source weights', so an index built with one backend can be
 queried with another.
@@ -172,7 +172,7 @@ def _export_text(encoder):
 
 def text_backend(requested: str | None = None, device: str | None = None) -> str:
     """The text backend to run: ``requested``, else $RTAG_TEXT_BACKEND, else ``auto``,
-    which is ONNX Runtime with int8 weights on a CPU (2x float32 there, same accuracy:
+    which is ONNX Runtime in int8 on a CPU (2x float32 there, same accuracy:
     benchmarks/README.md) and torch (float16) on a GPU."""
     return _backend("text", _requested(requested, "RTAG_TEXT_BACKEND"), TEXT_BACKENDS, "onnx-int8", device)
 
