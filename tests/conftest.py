@@ -28,6 +28,11 @@ from toy_catalog import (
 )
 
 os.environ["RTAG_NO_PROGRESS"] = "1"
+# One thread per library (torch, faiss, ONNX Runtime), set before any of them loads: the
+# tests' arrays are tiny, so threads cost more than they save, and on a shared machine a
+# second thread that waits for a core stalls every operation (measured on 2 busy cores:
+# the tests not marked slow ran in 40 s instead of 66 s). Subprocesses inherit it.
+os.environ["OMP_NUM_THREADS"] = "1"
 # backends are chosen by the tests, never by the environment they run in
 os.environ.pop("RTAG_TEXT_BACKEND", None)
 os.environ.pop("RTAG_IMAGE_BACKEND", None)

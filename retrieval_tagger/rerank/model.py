@@ -11,13 +11,13 @@ later retraining or rebuild does not reach a Tagger that is running.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from retrieval_tagger import artifacts
+from retrieval_tagger.encoders.base import cpu_threads
 from retrieval_tagger.errors import RerankerError
 from retrieval_tagger.index import manifest
 from retrieval_tagger.rerank import features
@@ -84,7 +84,7 @@ class Reranker:
         """Uncalibrated outputs for (rows x features)."""
         if len(x) == 0:
             return np.zeros(0, dtype=np.float64)
-        return self.booster.predict(x, num_threads=os.cpu_count() or 1)
+        return self.booster.predict(x, num_threads=cpu_threads())
 
     def probabilities(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of raw outputs."""
@@ -114,7 +114,8 @@ def train(examples, names: list[str], signals: list[str], index, rounds: int = M
     categorical = [n for n in features.CATEGORICAL if n in names]
     train_set = lgb.Dataset(examples.x[fit_rows], examples.y[fit_rows], feature_name=names, categorical_feature=categorical)
     valid_set = lgb.Dataset(examples.x[cal_rows], examples.y[cal_rows], reference=train_set)
-    booster = lgb.train({**PARAMS, "num_threads": os.cpu_count() or 1}, train_set, rounds, valid_sets=[valid_set],
+    # threads as for the encoders: OMP_NUM_THREADS when set, else (0) OpenMP's default, one per core
+    booster = lgb.train({**PARAMS, "num_threads": cpu_threads()}, train_set, rounds, valid_sets=[valid_set],
                         callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False)])
     booster.free_dataset()
     if booster.best_iteration:

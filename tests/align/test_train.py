@@ -123,7 +123,7 @@ def test_align_rtag_lite_writes_a_self_contained_model_folder(tmp_path):
     """The offline default: frozen EfficientNet trunk, MiniLM text tower (copied into
     the folder with its tokenizer), frozen text projection; the folder loads back (on
     torch: the ONNX export of an aligned folder is tested on the tiny model)."""
-    catalog = write_shapes_catalog(tmp_path / "shapes", per_class=4)
+    catalog = write_shapes_catalog(tmp_path / "shapes", per_class=2)
     man = align(catalog, tmp_path / "model", base="rtag-lite", options=AlignOptions(epochs=2, batch_size=32, val_fraction=0.2, text_projection=False))
     assert man["tokenizer"] == {"kind": "hf", "path": "text", "context_length": 128}
     assert {"text/config.json", "text/tokenizer.json", "text/vocab.txt"} <= set(man["files"])
@@ -131,10 +131,14 @@ def test_align_rtag_lite_writes_a_self_contained_model_folder(tmp_path):
     assert encoder.dim == 384 and encoder.text_space
     texts = encoder.encode(["red circle", "blue square"])
     # the text projection stayed the identity: tag names keep their MiniLM meaning
-    minilm = build_clip_model("rtag-lite").model
+    from transformers import AutoModel
+
+    from retrieval_tagger.encoders.lite import minilm_path
+
+    minilm = AutoModel.from_pretrained(minilm_path()).eval()  # the packaged MiniLM, as rtag-lite's text tower loads it
     with torch.no_grad():
         tokens = encoder.tokenizer(["red circle", "blue square"])
-        raw = minilm.text.transformer(input_ids=tokens, attention_mask=(tokens != 0).long()).last_hidden_state
+        raw = minilm(input_ids=tokens, attention_mask=(tokens != 0).long()).last_hidden_state
     mask = (tokens != 0).unsqueeze(-1).float()
     pooled = ((raw * mask).sum(1) / mask.sum(1)).numpy()
     pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)

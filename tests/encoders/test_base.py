@@ -39,3 +39,24 @@ def test_device_is_resolved_without_torch_where_no_gpu_can_be(monkeypatch):
 def test_text_batches_are_larger_on_a_gpu():
     assert text_batch_size("cuda") > text_batch_size("cpu") > 0
     assert text_batch_size("cuda:1") == text_batch_size("cuda")
+
+
+def test_cpu_threads_follow_omp_num_threads_or_leave_the_choice_to_the_runtime(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert base.cpu_threads() == 3
+    for unset_or_bad in ("", "many", "-2"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unset_or_bad)
+        assert base.cpu_threads() == 0
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert base.cpu_threads() == 0
+
+
+def test_cores_devices_and_where_an_encoder_runs(monkeypatch):
+    monkeypatch.setattr(base.os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    assert base.cpu_cores() == 3  # the cores this process may use, not the host's
+    assert base.on_gpu("cuda") and base.on_gpu("cuda:1") and not base.on_gpu("cpu")
+
+    class Model:
+        device = "cuda:0"
+
+    assert base.device_of(Model()) == "cuda:0" and base.device_of(object()) == "cpu"

@@ -23,7 +23,8 @@ from retrieval_tagger.progress import show_progress
 FORMAT = "rtag-onnx-text"
 # 4: the tokenizer and its settings travel with the export
 # 5: activations quantised per row, 7-bit weights (quantise.py): batch-independent embeddings
-FORMAT_VERSION = 5
+# 6: the mean pooling's sum as a matrix product: embeddings bitwise the same in any batch
+FORMAT_VERSION = 6
 TOKENIZER_FILE = "tokenizer.json"
 # the tokenizer's outputs that the exported graph may read, and their field in tokenizers' Encoding
 INPUT_FIELDS = {"input_ids": "ids", "token_type_ids": "type_ids", "attention_mask": "attention_mask"}
