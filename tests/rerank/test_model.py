@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from toy_catalog import edit_manifest
 
 from retrieval_tagger.errors import RerankerError
 
@@ -41,10 +42,7 @@ def test_a_reranker_with_other_features_is_refused(reranked, tmp_path):
     folder, _ = reranked
     copy = tmp_path / "index"
     shutil.copytree(folder, copy)
-    path = copy / "reranker" / "manifest.json"
-    man = json.loads(path.read_text())
-    man["features"] = [f for f in man["features"] if f != "pmi_min"] + ["brand_match"]
-    path.write_text(json.dumps({k: v for k, v in man.items() if k != "seal"}))  # edited: unsealed
+    edit_manifest(copy / "reranker", lambda man: man.update(features=[f for f in man["features"] if f != "pmi_min"] + ["brand_match"]))
     with pytest.raises(RerankerError, match="missing: pmi_min; unexpected: brand_match.*train-reranker"):
         model.load(open_index(copy))
     (copy / "reranker" / "model.txt").write_text("tampered")
@@ -59,9 +57,6 @@ def test_a_reranker_of_another_index_build_is_refused(reranked, tmp_path):
     folder, _ = reranked
     copy = tmp_path / "index"
     shutil.copytree(folder, copy)
-    path = copy / "reranker" / "manifest.json"
-    man = json.loads(path.read_text())
-    man["index"]["created"] = "2020-01-01T00:00:00+00:00"
-    path.write_text(json.dumps({k: v for k, v in man.items() if k != "seal"}))  # edited: unsealed
+    edit_manifest(copy / "reranker", lambda man: man["index"].update(created="2020-01-01T00:00:00+00:00"))
     with pytest.raises(RerankerError, match="another build of this index"):
         model.load(open_index(copy))
