@@ -49,26 +49,28 @@ class Snapshot:
         self.manifest = manifest
         self.generation = hashlib.sha256(data).hexdigest()
         self._where, self._dir, self._files = where, where.fd, files
-        self._checked: set[str] = set()
+        self._checked: set[tuple[str, str]] = set()
         weakref.finalize(self, _close, [where.fd, *files.values()])
 
     def names(self) -> list[str]:
         """The files the manifest lists."""
         return list(self._files)
 
-    def check(self, name: str) -> None:
-        """Check file ``name`` against its record (at the snapshot's verify level), once."""
-        if name in self._checked:
+    def check(self, name: str, level: str | None = None) -> None:
+        """Check file ``name`` against its record at the snapshot's verify level (or at
+        ``level``, e.g. "sha256" for a file whose parser cannot survive damage), once."""
+        level = level or self.verify_level
+        if (name, level) in self._checked or (name, "sha256") in self._checked:
             return
-        problem = check_fd(name, self._fd(name), self.manifest["files"][name], self.verify_level)
+        problem = check_fd(name, self._fd(name), self.manifest["files"][name], level)
         if problem is not None:
             raise self._error(problem)
-        self._checked.add(name)
+        self._checked.add((name, level))
 
-    def read(self, name: str, size: int | None = None) -> bytes:
+    def read(self, name: str, size: int | None = None, level: str | None = None) -> bytes:
         """The bytes of file ``name`` (its first ``size`` bytes when given), checked
-        against the manifest."""
-        self.check(name)
+        against the manifest (at ``level`` when given, see :meth:`check`)."""
+        self.check(name, level)
         fd, blocks, offset = self._fd(name), [], 0
         while (size is None or offset < size) and (block := os.pread(fd, min(1 << 24, (size or 1 << 24) - offset), offset)):
             blocks.append(block)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval_tagger.errors import IndexFormatError, RtagError
+from retrieval_tagger.index import exact
 
 # Exact search streams every vector for every query: above this many a single query costs
 # milliseconds on a CPU while HNSW answers in a tenth of one, at recall@10 0.99 (measured
@@ -30,6 +31,8 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
 IVF_NPROBE = 16
 TRAIN_SAMPLE = 200_000  # vectors that train the IVF centroids
+# Extra candidates re-scored so that rounding in the scan cannot change the top k
+RESCORE_MARGIN = 8
 
 
 @dataclass(frozen=True)
@@ -236,13 +239,35 @@ def load(path: Path, params: dict, device: str = "cpu"):
 
 
 def search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` similarities and row numbers; rows are -1 where fewer than k exist."""
+    """Top-``k`` similarities and row numbers; rows are -1 where fewer than k exist.
+
+    Where the store keeps float32 vectors on the CPU, ``k + RESCORE_MARGIN`` candidates are
+    re-scored exactly (:func:`exact.rescore`), so a query gets the same neighbours and
+    similarities whatever batch it is searched in."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = max(1, min(k, index.ntotal)) if index.ntotal else 0
     if k == 0 or len(queries) == 0:
         return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-    sims, rows = index.search(queries, k)
-    return sims, rows
+    vectors = _exact_vectors(index)
+    if vectors is None:
+        return index.search(queries, k)
+    _, rows = index.search(queries, min(index.ntotal, k + RESCORE_MARGIN))
+    return exact.rescore(queries, vectors, rows, k)
+
+
+def _exact_vectors(index) -> np.ndarray | None:
+    """The float32 vectors behind a CPU store whose results are re-scored exactly (flat and
+    HNSW-over-flat stores); None for quantised or GPU stores, returned as searched."""
+    import faiss
+
+    if isinstance(index, TorchExactSearch):
+        return None if _on_gpu(index.device) else index.vectors
+    if isinstance(index, faiss.IndexFlat):
+        return flat_vectors(index)
+    if isinstance(index, faiss.IndexHNSW):
+        storage = faiss.downcast_index(index.storage)
+        return flat_vectors(storage) if isinstance(storage, faiss.IndexFlat) else None
+    return None
 
 
 def stored_vectors(searcher) -> np.ndarray:

@@ -206,7 +206,9 @@ def load(index) -> Reranker | None:
         )
     lgb = _lightgbm()
     try:
-        text = held.read(MODEL_FILE).decode("utf-8")
+        # always hashed, whatever the verify level: LightGBM's parser aborts the process
+        # on some damage, and the file is small (tens of KB)
+        text = held.read(MODEL_FILE, level="sha256").decode("utf-8")
         booster = lgb.Booster(model_str=text)
     except RerankerError:
         raise

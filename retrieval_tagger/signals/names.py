@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval_tagger.index.exact import inner_products
 from retrieval_tagger.signals.base import Candidates, Scored, Signal
 from retrieval_tagger.signals.fit import FitSample, Fitted, micro_accuracy, true_tag_nll
 from retrieval_tagger.tags import tag_groups
@@ -17,10 +18,12 @@ GRID_T = (0.01, 0.02, 0.05, 0.1)
 
 
 def group_softmax(sims: np.ndarray, groups: list[np.ndarray], temperature: float) -> np.ndarray:
-    """Softmax of ``sims`` (queries x tags) within each column group."""
+    """Softmax of ``sims`` (queries x tags) within each column group, in float64 so that
+    numpy's vector kernels (which treat an array's last few elements apart) cannot make a
+    row's values depend on the other rows."""
     out = np.zeros_like(sims, dtype=np.float32)
     for cols in groups:
-        sub = sims[:, cols] / max(temperature, 1e-6)
+        sub = np.asarray(sims[:, cols], np.float64) / max(temperature, 1e-6)
         sub = np.exp(sub - sub.max(axis=1, keepdims=True))
         out[:, cols] = sub / sub.sum(axis=1, keepdims=True)
     return out
@@ -66,7 +69,7 @@ class NamesSignal(Signal):
         at, n_tags = queries.text_at, len(index.vocab)
         extras = {}
         if len(at) and queries.text_vectors is not None:
-            sims = (queries.text_vectors @ index.vocab_vectors["text"].T).astype(np.float32, copy=False)
+            sims = inner_products(queries.text_vectors, index.vocab_vectors["text"])
             scores = group_softmax(sims, groups, params["temperature"])
             if keep:
                 extras["text_sims"] = _spread(queries.n, at, sims)
@@ -74,14 +77,14 @@ class NamesSignal(Signal):
             scores = np.zeros((len(at), n_tags), np.float32)
         tag_vectors, image_vectors = index.vocab_vectors.get("image"), queries.image_vectors
         if keep and len(queries.image_at) and tag_vectors is not None and image_vectors is not None and tag_vectors.shape[1] == image_vectors.shape[1]:
-            extras["image_sims"] = _spread(queries.n, queries.image_at, image_vectors @ tag_vectors.T)
+            extras["image_sims"] = _spread(queries.n, queries.image_at, inner_products(image_vectors, tag_vectors))
         return Scored(at, scores, extras)
 
     def fit(self, index, sample: FitSample, groups) -> Fitted:
         """The temperature of :func:`fit_names` on the sample's products with text; the
         others score a softmax of zero similarities and do not count."""
         present = sample.has["text"]
-        sims = np.where(present[:, None], sample.vectors["text"] @ index.vocab_vectors["text"].T, 0.0).astype(np.float32)
+        sims = np.where(present[:, None], inner_products(sample.vectors["text"], index.vocab_vectors["text"]), 0.0).astype(np.float32)
         params, _, acc = fit_names(sims[present], groups, sample.truth[present])
         return Fitted(params, group_softmax(sims, groups, params["temperature"]), present, acc)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval_tagger.index.exact import inner_products
 from retrieval_tagger.signals.settings import FusionSettings
 from retrieval_tagger.vocab import bridge as title_bridge
 
@@ -109,7 +110,7 @@ def zero_shot_z(n: int, spaces: dict, tag_vectors: dict, stats: dict, weights: d
         w = float((DEFAULT_WEIGHTS if weights is None else weights).get(space, 0.0))
         if w <= 0:
             continue
-        total[rows] += w * calibrate(vecs @ tag_vectors[tag_space(space)].T, stats[space], calibration)
+        total[rows] += w * calibrate(inner_products(vecs, tag_vectors[tag_space(space)]), stats[space], calibration)
         weight_sum[rows] += w
     present = weight_sum > 0
     total[present] /= weight_sum[present, None]

@@ -24,6 +24,7 @@ import numpy as np
 from retrieval_tagger import artifacts
 from retrieval_tagger.errors import VocabError
 from retrieval_tagger.index import manifest
+from retrieval_tagger.index.exact import inner_products
 from retrieval_tagger.queries import CatalogQueries
 from retrieval_tagger.signals.settings import FusionSettings
 from retrieval_tagger.vocab import scores as vocab_scores
@@ -98,7 +99,7 @@ def calibration_statistics(index, tag_vectors: dict, titles: np.ndarray | None, 
     for space, (_, vectors) in spaces.items():
         target = vocab_scores.tag_space(space)
         if target in tag_vectors and len(vectors):
-            stats[space] = vocab_scores.statistics(vectors @ tag_vectors[target].T)
+            stats[space] = vocab_scores.statistics(inner_products(vectors, tag_vectors[target]))
     return stats
 
 

@@ -152,7 +152,7 @@ def test_without_content_checks_the_structure_checks_keep_damage_from_crashing(f
                           cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": f"{ROOT / 'tests'}:{ROOT}"})
     lines = proc.stdout.splitlines()
-    assert proc.returncode == 0, f"the process ended with {proc.returncode} after {lines[-1:]}: {proc.stderr[-2000:]}"
+    assert proc.returncode == 0, f"the process ended with {proc.returncode} after {lines[-3:]}: {proc.stderr[-2000:]}"
     outcomes = Counter(line.split(" ", 1)[1] for line in lines if line.startswith("outcome "))
     raised = [line for line in lines if line.startswith("outcome raised")]
     assert not raised, raised
