@@ -1,5 +1,6 @@
 """The classic baseline on the fashion split: TF-IDF (word 1-2 grams) + logistic
-regression per facet, on titles, scored with rtag's own metrics.
+regression per facet, on titles, scored with rtag's own metrics (``tfidf_lr_scores``
+takes any catalog's rows; catalogs.py runs it on amazon_uk too).
 
 Needs scikit-learn (`pip install -e '.[bench]'`). Same 90/10 split by id hash as
 fashion_knn.py, so the figures sit side by side with rtag's.
@@ -28,20 +29,23 @@ from retrieval_tagger.tags import TagSet  # noqa: E402
 FACETS = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]
 
 
-def tags_of(row: dict) -> list[str]:
-    return [f"{f}:{row[f]}" for f in FACETS if row[f]]
+def tags_of(row: dict, facets: list[str] = FACETS) -> list[str]:
+    return [f"{f}:{row[f]}" for f in facets if row[f]]
 
 
-def tfidf_lr_scores(catalog: list[dict], dev: list[dict], vocab: TagSet) -> np.ndarray:
-    """(dev x tags) class probabilities of one logistic regression per facet."""
+def tfidf_lr_scores(catalog: list[dict], dev: list[dict], vocab: TagSet, text_col: str = "productDisplayName",
+                    facets: list[str] = FACETS) -> np.ndarray:
+    """(dev x tags) class probabilities of one logistic regression per facet, on the
+    ``text_col`` column (any catalog: rows are dicts of strings, a facet's value "" when
+    the product has none)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-    x_train = vectorizer.fit_transform([r["productDisplayName"] for r in catalog])
-    x_dev = vectorizer.transform([r["productDisplayName"] for r in dev])
+    x_train = vectorizer.fit_transform([r[text_col] for r in catalog])
+    x_dev = vectorizer.transform([r[text_col] for r in dev])
     scores = np.zeros((len(dev), len(vocab)), dtype=np.float32)
-    for facet in FACETS:
+    for facet in facets:
         labelled = [i for i, r in enumerate(catalog) if r[facet]]
         y = [f"{facet}:{catalog[i][facet]}" for i in labelled]
         model = LogisticRegression(C=10.0, max_iter=2000)

@@ -16,11 +16,18 @@ hidden from the index, N = 0, 1, 5, 20) for --mode auto, knn and zeroshot; and t
 speed against a 5,000-tag vocabulary next to kNN tagging in the same run. Labels of the
 evaluated facets are used only to score predictions (and, for the few-shot curve, as the
 N examples left visible).
+
+Colour names (issue 13): the ``colour_names`` space (encoders/colour_names.py) next to
+the photo and title spaces, at several weights on the catalog sample (to choose its
+default) and on dev; and, with ``--signal-percent P``, the colour-names signal of a
+catalog: two indexes of the same P% of the catalog (by id hash), built with and without
+the signal (fitted fusion, no reranker), and their baseColour accuracy on dev.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import sys
@@ -34,8 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_knn import FACETS, SPEC, Cached  # noqa: E402
 from fashion_split import split_bucket  # noqa: E402
 
+from retrieval_tagger.build import BuildOptions, build_index  # noqa: E402
 from retrieval_tagger.catalog import read_catalog  # noqa: E402
 from retrieval_tagger.pipeline import Tagger  # noqa: E402
+from retrieval_tagger.signals import registry  # noqa: E402
 from retrieval_tagger.tags import TagSet  # noqa: E402
 from retrieval_tagger.vocab import scores as vocab_scores  # noqa: E402
 
@@ -60,10 +69,17 @@ SPACES = {
     "image only, via neighbours' titles": {"image_neighbours": 1.0, "colour_neighbours": 1.0},
     "image only, both": {"image": 1.0, "image_neighbours": 1.0, "colour_neighbours": 1.0},
     "title+image, direct": {"text": 1.0, "image": 1.0},
-    "title+image, all spaces equal": {space: 1.0 for space in vocab_scores.SPACES},
+    "title+image, all spaces equal": {space: 1.0 for space in vocab_scores.SPACES if space != "colour_names"},  # the five of issue 4
     "title+image, neighbours as one": {"text": 1.0, "image": 1.0, "text_neighbours": 1 / 3, "image_neighbours": 1 / 3, "colour_neighbours": 1 / 3},
     "title+image, default weights": None,
+    "title+image, default weights without colour names": {k: w for k, w in vocab_scores.DEFAULT_WEIGHTS.items() if k != "colour_names"},
+    "image only, colour names alone": {"colour_names": 1.0},
 }
+COLOUR_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 1.0)  # weights of the colour_names space tried next to the photo (and title)
+for _w in COLOUR_WEIGHTS:
+    SPACES[f"image only, direct + colour names x{_w}"] = {"image": 1.0, "colour_names": _w}
+    SPACES[f"title+image, direct + colour names x{_w}"] = {"text": 1.0, "image": 1.0, "colour_names": _w}
+    SPACES[f"title+image, default weights, colour names x{_w}"] = {**SPACES["title+image, default weights without colour names"], "colour_names": _w}
 FEW_SHOT_N = (0, 1, 5, 20)
 TAX_FACETS = ("masterCategory", "subCategory", "articleType")
 
@@ -134,6 +150,39 @@ def few_shot(tagger: Tagger, products, folder: Path, facet: str = "articleType",
     return out
 
 
+def colour_signal(tagger: Tagger, work: Path, folder: Path, percent: int, products) -> dict:
+    """baseColour accuracy on dev of two indexes of the same ``percent``% of the catalog,
+    built with and without the colour-names signal (fitted fusion, no reranker)."""
+    subset = folder / f"catalog_{percent}pct.csv"
+    with open(work / "catalog.csv", newline="", encoding="utf-8") as src, open(subset, "w", newline="", encoding="utf-8") as dst:
+        reader = csv.DictReader(src)
+        writer = csv.DictWriter(dst, reader.fieldnames)
+        writer.writeheader()
+        writer.writerows(row for row in reader if split_bucket(row["id"], "colour-signal") < percent)
+    signal = registry.get("colour_names")
+    out = {"percent": percent}
+    for label in ("with colour names", "without"):
+        if label == "without":
+            registry.unregister("colour_names")
+        try:
+            started = time.perf_counter()
+            man = build_index(subset, folder / f"signal-{label.split()[0]}", SPEC, BuildOptions(force=True),
+                              encoders=(tagger.text_encoder, tagger.image_encoder))
+            built = time.perf_counter() - started
+            other = Tagger.load(folder / f"signal-{label.split()[0]}")
+            other.text_encoder, other.image_encoder = tagger.text_encoder, tagger.image_encoder
+            scores, *_ = other.score(products, progress=False)
+            acc = facet_accuracy(scores, other.index.vocab.tags, products, ["baseColour"])["baseColour"]
+        finally:
+            if label == "without":
+                registry.register(signal)
+        weights = man["fusion"]["weights"]
+        out[label] = {"products": man["counts"]["products"], "build_s": round(built, 1), "baseColour": acc,
+                      "baseColour weights": weights["facets"].get("baseColour", weights["default"])}
+        print(f"signal, {label}: {json.dumps(out[label])}", flush=True)
+    return out
+
+
 def speed(tagger: Tagger, products, vocab: str, repeats: int = 3) -> dict:
     tagger.tag(products[:64], progress=False)
     tagger.tag(products[:64], vocab=vocab, mode="zeroshot", progress=False)
@@ -157,6 +206,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=here / "results" / "vocab" / "report.json")
     ap.add_argument("--speed-products", type=int, default=2000)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: facets,taxonomy,fewshot,speed")
+    ap.add_argument("--signal-percent", type=int, default=0, help="measure the colour-names signal on indexes of this share of the catalog (0: skip)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     folder = args.out.parent
@@ -182,11 +232,16 @@ def main() -> None:
                     for label, weights in SPACES.items():
                         if (name == "bare names" or split == "dev") and calibration != default_calibration and not label.startswith("title+image"):
                             continue
+                        if "colour names" in label and (name != "ensemble" or calibration != default_calibration):
+                            continue
                         scores, *_ = tagger.score_vocab(items, vocab=man["name"], mode="zeroshot", vocab_weights=weights, vocab_calibration=calibration, exclude_self=own, progress=False)
                         acc = facet_accuracy(scores, lines, items, FACETS)
                         key = f"{split} | {label} | {name} | {calibration}"
                         report["facets"][key] = acc
                         print(f"{key:<75} mean {np.mean(list(acc.values())):.4f} " + " ".join(f"{f} {a:.4f}" for f, a in acc.items()), flush=True)
+
+    if args.signal_percent:
+        report["colour_signal"] = colour_signal(tagger, args.work, folder, args.signal_percent, products)
 
     if "taxonomy" not in skip:
         lines = taxonomy_lines(catalog)

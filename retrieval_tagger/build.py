@@ -12,18 +12,23 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from retrieval_tagger import artifacts
+from retrieval_tagger import artifacts, hierarchy, language, leave_one_out
 from retrieval_tagger.align.options import BASE, AlignOptions
 from retrieval_tagger.catalog import CatalogSpec, read_catalog
 from retrieval_tagger.encoders.base import device_of, pick_device, text_batch_size
+from retrieval_tagger.encoders.registry import (
+    default_text_spec,
+    load_image_encoder,
+    load_text_encoder,
+)
 from retrieval_tagger.encoders.registry import image_backend as image_backend_of
-from retrieval_tagger.encoders.registry import load_image_encoder, load_text_encoder
 from retrieval_tagger.encoders.registry import text_backend as text_backend_of
 from retrieval_tagger.errors import CatalogError, IndexExistsError
-from retrieval_tagger.index import location, manifest, store
+from retrieval_tagger.index import lexical_store, location, manifest, store
 from retrieval_tagger.index.reader import Modality
-from retrieval_tagger.signals import fit, registry
+from retrieval_tagger.signals import fit, lexical_train, registry
 from retrieval_tagger.signals.base import IndexView
+from retrieval_tagger.signals.settings import FusionSettings
 from retrieval_tagger.tags import TagSet, tag_groups
 
 log = logging.getLogger("rtag")
@@ -53,6 +58,8 @@ def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, ba
     timings = {}
     image_rows = np.asarray([i for i, p in enumerate(products) if p.image], dtype=np.int64)
     image_vecs = colours = None
+    if image_enc is not None:
+        report.check_images(spec.allow_missing_images)  # missing files: before the slow part
     if image_enc is not None and len(image_rows):
         t = time.perf_counter()
         image_vecs, colours, ok = image_enc.encode_images_and_colours(
@@ -68,6 +75,7 @@ def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, ba
         for i in bad:
             products[i].image = None
         image_rows, image_vecs, colours = image_rows[ok], image_vecs[ok], colours[ok]
+        report.check_images(spec.allow_missing_images)
     if image_enc is None:
         for p in products:
             p.image = None  # without an image encoder a product with only an image has nothing to index
@@ -90,10 +98,10 @@ def _encode_catalog(products, report, spec: CatalogSpec, text_enc, image_enc, ba
     return encoded
 
 
-def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagSet, vocab_vectors: dict) -> dict:
+def _fit(encoded: Encoded, view: IndexView) -> dict:
     """The fusion settings (JSON) of every signal the new index has, fitted by leave-one-out
     on a sample of its tagged products (see signals/fit.py)."""
-    view = IndexView(vocab, product_tags, {name: Modality(index, encoded.rows[name]) for name, index in indexes.items()}, vocab_vectors)
+    product_tags, vocab = view.product_tags, view.vocab
     tagged = np.flatnonzero(np.diff(product_tags.indptr) > 0)
     if len(tagged) < fit.MIN_FIT_PRODUCTS:
         return registry.default_fusion(reason=f"fewer than {fit.MIN_FIT_PRODUCTS} tagged products").to_json()
@@ -116,7 +124,7 @@ def _fit(encoded: Encoded, indexes: dict, product_tags, vocab: TagSet, vocab_vec
 class BuildOptions:
     """How :func:`build_index` builds an index (every field optional)."""
 
-    text_model: str | None = None  # encoder spec [default: minilm]
+    text_model: str | None = None  # encoder spec [default: minilm; use-multilingual for a catalog not in English]
     image_model: str | None = None  # encoder spec, a model folder, or "none" [default: rtag-lite]
     index_type: str = "auto"  # store.INDEX_TYPES
     force: bool = False  # replace an existing index
@@ -128,6 +136,9 @@ class BuildOptions:
     align: AlignOptions | None = None
     text_backend: str | None = None  # how the models run (encoders/registry.py) [default: auto]
     image_backend: str | None = None
+    lexical: bool = True  # train the lexical signal's classifiers (signals/lexical_train.py)
+    nested_facets: bool = True  # learn facets nested in others (hierarchy.py) and decode them as paths
+    language: str = "auto"  # the catalog's language (language.py), recorded; picks the default text model
 
 
 def build_index(
@@ -162,6 +173,7 @@ def _build(catalog_path: Path, out: Path, spec: CatalogSpec, opts: BuildOptions,
     text_backend_of(opts.text_backend, resolved)
     image_backend_of(opts.image_backend, resolved)
     started = time.perf_counter()
+    language.check_setting(opts.language)
     products, report = read_catalog(catalog_path, spec)
     if not products:
         raise CatalogError(f"{catalog_path} has no usable products ({report.summary()})")
@@ -169,7 +181,9 @@ def _build(catalog_path: Path, out: Path, spec: CatalogSpec, opts: BuildOptions,
     if opts.align is not None:
         aligned = _train_alignment(catalog_path, spec, out, image_model, opts.align, device, opts.image_batch, opts.progress)
         image_model = str(aligned)
-    text_enc, image_enc = encoders or (load_text_encoder(opts.text_model, resolved, opts.text_backend), load_image_encoder(image_model, resolved, opts.image_backend))
+    lang = language.resolve(opts.language, [p.text for p in products])
+    text_model = opts.text_model or default_text_spec(lang["code"])
+    text_enc, image_enc = encoders or (load_text_encoder(text_model, resolved, opts.text_backend), load_image_encoder(image_model, resolved, opts.image_backend))
     if aligned is not None:
         image_enc.spec = location.INDEX_MODEL_SPEC
     encoded = _encode_catalog(products, report, spec, text_enc, image_enc, opts.image_batch, opts.progress)
@@ -178,6 +192,7 @@ def _build(catalog_path: Path, out: Path, spec: CatalogSpec, opts: BuildOptions,
     vocab = TagSet.from_tag_lists([p.tags for p in products])
     indptr, indices = vocab.encode_lists([p.tags for p in products])
     product_tags = sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(len(products), len(vocab)))
+    tree = hierarchy.learn(vocab, product_tags, [spec.category_col] if spec.category_col else [], opts.nested_facets)
     vocab_vectors = {"text": text_enc.encode(vocab.display_texts(), progress=False)}
     if image_enc is not None:
         vocab_vectors["image"] = image_enc.encode(vocab.display_texts(), progress=False)
@@ -195,8 +210,16 @@ def _build(catalog_path: Path, out: Path, spec: CatalogSpec, opts: BuildOptions,
             stores[name] = {**params, "vectors": int(len(vectors)), "file": f"{name}.faiss", "rows": f"{name}_rows.npy"}
         timings["index_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        fusion = _fit(encoded, indexes, product_tags, vocab, vocab_vectors)
+        lexical = lexical_train.train([p.text for p in products], [p.id for p in products], product_tags, vocab) if opts.lexical else None
+        models = {"lexical": lexical} if lexical is not None else {}
+        timings["lexical_s"] = time.perf_counter() - t
+        view = IndexView(vocab, product_tags, {name: Modality(index, encoded.rows[name]) for name, index in indexes.items()}, vocab_vectors, models)
+        t = time.perf_counter()
+        fusion = _fit(encoded, view)
         timings["fit_s"] = time.perf_counter() - t
+        t = time.perf_counter()  # score -> precision tables for `rtag tag --precision` (leave_one_out.py)
+        precision = leave_one_out.fused_tables(view, [p.id for p in products], [p.text for p in products], FusionSettings.from_json(fusion))
+        timings["precision_s"] = time.perf_counter() - t
         (tmp / "ids.json").write_text(json.dumps([p.id for p in products], ensure_ascii=False), encoding="utf-8")
         np.save(tmp / "tags_indptr.npy", indptr)
         np.save(tmp / "tags_indices.npy", indices)
@@ -221,7 +244,11 @@ def _build(catalog_path: Path, out: Path, spec: CatalogSpec, opts: BuildOptions,
             vocabulary=vocab.to_json(),
             vocab_spaces=sorted(vocab_vectors),
             fusion=fusion,
+            precision=precision,
             build={"index_type": index_type, "batch_size": opts.image_batch or "auto", "device": device or "auto", "timings": timings},
+            language=lang,
+            **({"hierarchy": tree.save(tmp)} if tree is not None else {}),
+            **({"lexical": lexical_store.save(models["lexical"], tmp)} if models else {}),
         )
         if aligned is not None:  # its own manifest covers it: the index lists its top-level files
             shutil.move(str(aligned), str(tmp / location.INDEX_MODEL_DIR))

@@ -18,6 +18,7 @@ from typing import Sequence
 
 from retrieval_tagger.catalog_files import detect_format, iter_rows, json_value
 from retrieval_tagger.errors import CatalogError
+from retrieval_tagger.language import fold_punctuation
 
 log = logging.getLogger("rtag")
 
@@ -51,6 +52,16 @@ class CatalogSpec:
     tags_col: str | None = None
     facet_cols: Sequence[str] = ()
     strict: bool = False
+    # a category path per product ("Toys > Puzzles > Jigsaws"): facets COL1..COLn and COL,
+    # the full path (tags.path_tags); the tree is stored with the index (hierarchy.py)
+    category_col: str | None = None
+    category_sep: str = " > "
+    category_drop: str | None = None  # a regular expression: path nodes it matches in full are dropped
+    category_drop_last: bool = False  # drop each path's last node (paths that end with the product's name)
+    category_depth: int | None = None  # keep the first levels only
+    image_dir: str | None = None  # relative image paths lie under this folder [default: the file's own]
+    allow_missing_images: bool = False  # index even when most photos cannot be read (report.check_images)
+    column_names: Sequence[str] | None = None  # the column names of a CSV/TSV file without a header row
     # the fields above taken from an index's manifest, not named by the user: a file read
     # at query time may lack their columns, which then mean "not given"
     from_index: tuple[str, ...] = ()
@@ -62,7 +73,19 @@ class CatalogSpec:
             "image_col": self.image_col,
             "tags_col": self.tags_col,
             "facet_cols": list(self.facet_cols),
+            **({"category_col": self.category_col, "category_sep": self.category_sep, "category_drop": self.category_drop,
+                "category_drop_last": self.category_drop_last, "category_depth": self.category_depth} if self.category_col else {}),
         }
+
+    def category_pattern(self) -> re.Pattern | None:
+        """``category_drop`` compiled; an error that says so when it is not a regular expression."""
+        if not self.category_drop:
+            return None
+        try:
+            return re.compile(self.category_drop)
+        except re.error as exc:
+            raise CatalogError(f"--category-drop {self.category_drop!r} is not a regular expression ({exc}): "
+                               "give one that matches whole path nodes to drop, e.g. 'All Products|Home'") from None
 
 
 @dataclass
@@ -74,6 +97,7 @@ class CatalogReport:
     kept: int = 0
     duplicate_ids: int = 0
     empty_rows: int = 0
+    image_cells: int = 0  # rows naming an image
     missing_images: int = 0
     unreadable_images: int = 0
     dropped_after_image_check: int = 0
@@ -112,12 +136,27 @@ class CatalogReport:
                      f"into the most frequent ({self.merged_tags} product tags rewritten)")
         return text
 
+    def check_images(self, allow: bool) -> None:
+        """Stop when most of the photos the rows name cannot be read (missing files or
+        undecodable ones), with how many and examples, unless ``allow``: such a build is
+        nearly always a wrong column or folder, not a catalog without photos."""
+        bad = self.missing_images + self.unreadable_images
+        if allow or not self.image_cells or 2 * bad <= self.image_cells:
+            return
+        examples = (self.examples.get("missing_images", []) + self.examples.get("unreadable_images", []))[:3]
+        raise CatalogError(
+            f"{bad} of the {self.image_cells} photos named cannot be read ({self.missing_images} not found, "
+            f"{self.unreadable_images} undecodable), e.g. {'; '.join(examples)}: check --image-col and the paths "
+            "(for bare file names pass --image-dir DIR), or pass --allow-missing-images to index those products by their text"
+        )
+
     def to_dict(self) -> dict:
         return {
             "rows_read": self.rows_read,
             "kept": self.kept,
             "duplicate_ids": self.duplicate_ids,
             "empty_rows": self.empty_rows,
+            "image_cells": self.image_cells,
             "missing_images": self.missing_images,
             "unreadable_images": self.unreadable_images,
             "dropped_after_image_check": self.dropped_after_image_check,
@@ -127,7 +166,9 @@ class CatalogReport:
 
 
 def clean_text(value: object) -> str:
-    """Strip HTML tags and entities, apply Unicode NFKC and collapse whitespace."""
+    """Strip HTML tags and entities, apply Unicode NFKC (full-width letters, digits and
+    punctuation become ASCII), fold the CJK punctuation NFKC keeps (language.py) and
+    collapse whitespace."""
     if value is None:
         return ""
     text = str(value)
@@ -135,7 +176,7 @@ def clean_text(value: object) -> str:
         text = _TAG_RE.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
-    text = unicodedata.normalize("NFKC", text)
+    text = fold_punctuation(unicodedata.normalize("NFKC", text))
     return _SPACE_RE.sub(" ", text).strip()
 
 
@@ -209,7 +250,11 @@ def _resolve_columns(columns: list[str], spec: CatalogSpec, path: Path, optional
         )
     tags_col = next(iter(wanted("tags_col", [spec.tags_col], "tags")), None) if spec.tags_col else None
     facet_cols = wanted("facet_cols", list(spec.facet_cols), "facet")
-    return dict(id_col=id_col, text_cols=text_cols, image_col=image_col, tags_col=tags_col, facet_cols=facet_cols)
+    category_col = next(iter(wanted("category_col", [spec.category_col], "category")), None) if spec.category_col else None
+    if category_col and (clash := {f"{category_col}1", category_col} & set(facet_cols)):
+        raise CatalogError(f"--category-col {category_col} makes facets {category_col}1.. and {category_col}, and --facet-cols "
+                           f"names {sorted(clash)[0]} too: leave it out of --facet-cols")
+    return dict(id_col=id_col, text_cols=text_cols, image_col=image_col, tags_col=tags_col, facet_cols=facet_cols, category_col=category_col)
 
 
 def _resolve_image(value: object, base: Path) -> str | None:
@@ -238,9 +283,15 @@ def read_catalog(path: str | Path, spec: CatalogSpec | None = None, purpose: str
     path = Path(path)
     spec = spec or CatalogSpec()
     report = CatalogReport()
-    columns, rows = iter_rows(path)
+    from retrieval_tagger.tags import (  # numpy: not for --help (see _merge_spellings)
+        path_nodes,
+        path_tags,
+    )
+
+    columns, rows = iter_rows(path, spec.column_names)
     cols = _resolve_columns(columns, spec, path, spec.from_index if purpose == "query" else (), report)
-    base = path.resolve().parent
+    base = Path(spec.image_dir).resolve() if spec.image_dir else path.resolve().parent
+    drop = spec.category_pattern()
     unit = "row" if detect_format(path) == "parquet" else "line"
     products: list[Product] = []
     seen: set[str] = set()
@@ -251,6 +302,7 @@ def read_catalog(path: str | Path, spec: CatalogSpec | None = None, purpose: str
         text = " ".join(t for t in (clean_text(row.get(c)) for c in cols["text_cols"]) if t)
         image = _resolve_image(row.get(cols["image_col"]), base) if cols["image_col"] else None
         warning = None
+        report.image_cells += image is not None
         if image is not None and not Path(image).is_file():
             report.missing_images += 1
             report.note("missing_images", f"{where}: {image}")
@@ -264,6 +316,9 @@ def read_catalog(path: str | Path, spec: CatalogSpec | None = None, purpose: str
             value = clean_text(row.get(col))
             if value:
                 tags.append(f"{col}:{value}")
+        if cols["category_col"]:
+            nodes = path_nodes(clean_text(row.get(cols["category_col"])), spec.category_sep, drop, spec.category_drop_last, spec.category_depth)
+            tags.extend(path_tags(cols["category_col"], nodes))
         product = Product(id=pid, text=text, image=image, tags=unique(tags), warning=warning)
         if purpose == "query":
             if not pid:
@@ -313,10 +368,15 @@ def spec_from_manifest(columns: dict, **overrides) -> CatalogSpec:
         image_col=columns.get("image_col"),
         tags_col=columns.get("tags_col"),
         facet_cols=columns.get("facet_cols") or (),
+        category_col=columns.get("category_col"),
+        category_sep=columns.get("category_sep") or " > ",
+        category_drop=columns.get("category_drop"),
+        category_drop_last=bool(columns.get("category_drop_last")),
+        category_depth=columns.get("category_depth"),
     )
     for key, value in overrides.items():
         if value:
             setattr(base, key, value)
     # every row needs its id: the id column is never optional
-    base.from_index = tuple(key for key in ("text_cols", "image_col", "tags_col", "facet_cols") if getattr(base, key) and not overrides.get(key))
+    base.from_index = tuple(key for key in ("text_cols", "image_col", "tags_col", "facet_cols", "category_col") if getattr(base, key) and not overrides.get(key))
     return base

@@ -14,7 +14,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from retrieval_tagger.errors import CatalogError
 
@@ -49,12 +49,22 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def iter_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
+def iter_rows(path: Path, columns: Sequence[str] | None = None) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     """The column names of a catalog file and its rows as (line number, dict) pairs: the
-    physical line a row starts on (its row number in a Parquet file)."""
+    physical line a row starts on (its row number in a Parquet file).
+
+    ``columns`` names the columns of a CSV or TSV file that has no header row: its first
+    line is then a row like the others."""
     if not path.is_file():
         raise CatalogError(f"catalog file not found: {path}")
-    return _READERS[detect_format(path)](path)
+    fmt = detect_format(path)
+    if columns is not None:
+        if fmt not in ("csv", "tsv"):
+            raise CatalogError(f"{path.name} is {fmt}, whose rows name their columns: --no-header and --columns are for CSV and TSV files")
+        if len(set(columns)) != len(columns) or not all(columns):
+            raise CatalogError(f"--columns {','.join(columns)} repeats a name or leaves one empty: give each column its own name")
+        return list(columns), _named_rows(_delimited_records(path, _DELIMITERS[fmt], len(columns)), list(columns))
+    return _READERS[fmt](path)
 
 
 def _iter_delimited(path: Path, delimiter: str) -> tuple[list[str], Iterator[tuple[int, dict]]]:
@@ -62,12 +72,16 @@ def _iter_delimited(path: Path, delimiter: str) -> tuple[list[str], Iterator[tup
     first = next(records, None)
     if first is None:
         raise CatalogError(f"{path} is empty: expected a header row")
-    columns = first[1]
-    return columns, ((line, dict(zip(columns, fields))) for line, fields in records)
+    return first[1], _named_rows(records, first[1])
 
 
-def _delimited_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """The header and the records of a CSV/TSV file, each with the line it starts on.
+def _named_rows(records: Iterator[tuple[int, list[str]]], columns: list[str]) -> Iterator[tuple[int, dict]]:
+    return ((line, dict(zip(columns, fields))) for line, fields in records)
+
+
+def _delimited_records(path: Path, delimiter: str, width: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """The header and the records of a CSV/TSV file, each with the line it starts on
+    (only the records when ``width``, the number of columns of a file without a header).
 
     Quoting is read strictly and every record must have the header's number of fields, so
     a stray quote that would swallow the rows after it is an error naming its line (see
@@ -75,7 +89,7 @@ def _delimited_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[s
     """
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     kind = "CSV" if delimiter == "," else "TSV"
-    width = header_line = 0
+    header_line = 0  # 0: the width comes from --columns
     with _utf8_checked(path), path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
         while True:
@@ -118,13 +132,14 @@ def _quoting_error(path: Path, kind: str, start: int, at: int, why: str) -> str:
 
 def _width_error(path: Path, kind: str, start: int, end: int, n: int, width: int, header_line: int) -> str:
     sep = "comma" if kind == "CSV" else "tab"
+    header = f"the header (line {header_line}) has" if header_line else "--columns names"
     if end > start:
         hint = f"the record runs to line {end}, so a quote is probably missing or stray"
     elif n > width:
         hint = f"quote the fields that contain a {sep}"
     else:
         hint = f"give every row {width} fields, empty ones too"
-    return f"{path} line {start}: {n} fields where the header (line {header_line}) has {width}: {hint}"
+    return f"{path} line {start}: {n} fields where {header} {width}: {hint}"
 
 
 @contextlib.contextmanager
@@ -180,10 +195,11 @@ def _iter_parquet(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     return list(table.column_names), enumerate(table.to_pylist(), 1)
 
 
+_DELIMITERS = {"csv": ",", "tsv": "\t"}
 # format -> reader of (columns, (line, row) pairs); a new format is a reader here and its extensions in _FORMATS
 _READERS = {
-    "csv": lambda path: _iter_delimited(path, ","),
-    "tsv": lambda path: _iter_delimited(path, "\t"),
+    "csv": lambda path: _iter_delimited(path, _DELIMITERS["csv"]),
+    "tsv": lambda path: _iter_delimited(path, _DELIMITERS["tsv"]),
     "jsonl": _iter_jsonl,
     "parquet": _iter_parquet,
 }

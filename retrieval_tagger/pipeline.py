@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from retrieval_tagger import mmr, tag_defaults
+from retrieval_tagger import answers, explain, hierarchy, mmr, precision, tag_defaults
 from retrieval_tagger.catalog import Product, clean_text
 from retrieval_tagger.cooccurrence import Cooccurrence
 from retrieval_tagger.encoders.base import pick_device
@@ -49,8 +49,11 @@ class TagOptions:
     k: int | None = None
     temperature: float | None = None
     weights: dict | None = None
-    top_n: int = tag_defaults.TOP_N
-    min_score: float = DEFAULT_MIN_SCORE
+    top_n: int | None = None  # at most this many tags; None: every facet's value, and up to tag_defaults.TOP_N tags in all
+    min_score: float = DEFAULT_MIN_SCORE  # free tags below it are left out; a facet's value below it is marked review
+    precision: float | None = None  # tags below the score that gives this precision (the index's leave-one-out tables) are marked review
+    drop_review: bool = False  # leave out the tags marked review instead of returning them
+    explain: bool = False  # each tag's why: signal shares, voting neighbours, matched words, reranker change (explain.py)
     exclusive: bool = True
     exclude_self: bool = False
     rerank: bool = True  # use the index's trained reranker when it has one
@@ -76,8 +79,10 @@ class TagOptions:
             raise RtagError(f"temperature must be positive, got {opts.temperature}")
         if not 0.0 <= opts.diversity <= 1.0:
             raise RtagError(f"diversity (MMR lambda) must lie in [0, 1], got {opts.diversity}: 1 ranks by score alone, lower values trade score for variety")
-        if opts.top_n < 1:
+        if opts.top_n is not None and opts.top_n < 1:
             raise RtagError(f"top_n must be at least 1, got {opts.top_n}")
+        if opts.precision is not None and not 0.0 < opts.precision <= 1.0:
+            raise RtagError(f"precision must lie in (0, 1], got {opts.precision}: e.g. 0.95 keeps tags that are right 95% of the time")
         if opts.weights is not None:
             valid = registry.names()
             bad = sorted(set(opts.weights) - set(valid))
@@ -96,6 +101,11 @@ class TagOptions:
             if set(opts.vocab_weights) - set(VOCAB_SPACES) or any(w < 0 for w in opts.vocab_weights.values()):
                 raise RtagError(f"vocab_weights takes non-negative weights named among {', '.join(VOCAB_SPACES)}, got {opts.vocab_weights}")
         return opts
+
+    @property
+    def limit(self) -> int:
+        """The most tags a list holds before every facet is answered (``top_n`` or the default)."""
+        return self.top_n or tag_defaults.TOP_N
 
     def fusion(self, fitted: FusionSettings) -> FusionSettings:
         """The index's fitted fusion with these options applied on top."""
@@ -122,7 +132,8 @@ class TagResult:
 
 
 def as_product(item: Product | dict) -> Product:
-    """Accept a :class:`Product` or a dict with id, text (or title/description), image."""
+    """Accept a :class:`Product` or a dict with id, text (or title/description), image (a
+    path, the bytes of an image file, or a PIL image: uploads need no temporary file)."""
     if isinstance(item, Product):
         return item
     if not isinstance(item, dict):
@@ -130,11 +141,18 @@ def as_product(item: Product | dict) -> Product:
     text = item.get("text")
     if text is None:
         text = " ".join(str(item[k]) for k in ("title", "description") if item.get(k))
-    image = item.get("image") or None
-    product = Product(id=str(item.get("id", "")), text=clean_text(text), image=str(image) if image else None)
+    product = Product(id=str(item.get("id", "")), text=clean_text(text), image=_image_source(item.get("image")))
     if not product.text and not product.image:
         product.problem = "no text and no image"
     return product
+
+
+def _image_source(image) -> str | bytes | object | None:
+    """A product's image as the decoder takes it: bytes and PIL images (they have
+    ``getbands``) as given, anything else as a path string; None when empty."""
+    if image is None or (isinstance(image, (bytes, bytearray, str)) and not image):
+        return None
+    return image if isinstance(image, (bytes, bytearray)) or hasattr(image, "getbands") else str(image)
 
 
 def canonical_spec(spec: str) -> str:
@@ -164,6 +182,31 @@ def _load_encoders(opened: OpenIndex, options: dict) -> tuple:
     return text_enc, image_enc
 
 
+def reranked_columns(reranker, vocab) -> np.ndarray:
+    """(tags,) which tag columns the reranker rescores: those of the facets (and free
+    tags) where it helped on held-out catalog products; all for a reranker trained
+    before that check; none without a reranker."""
+    out = np.zeros(len(vocab), dtype=bool)
+    if reranker is None:
+        return out
+    used = reranker.groups_used()
+    for name, cols in precision.groups(vocab):
+        out[cols] = used is None or used.get(name, False)
+    return out
+
+
+@dataclass
+class _Chunk:
+    """One chunk of products as tagging computed it."""
+
+    products: list[Product]
+    found: Signals
+    queries: Queries
+    weights: dict  # the per-tag fusion weights of the signals fused
+    fusion: FusionSettings  # the parameters scored with
+    signal: np.ndarray  # whether each product had any signal
+
+
 class Tagger:
     """Tags products against one index. Build it with :meth:`Tagger.load`."""
 
@@ -180,6 +223,11 @@ class Tagger:
         # the index's trained reranker (rtag train-reranker), unless asked to leave it unread
         self.reranker = rerank_model.load(index) if rerank else None
         self._rerank = rerank
+        # the columns the reranker rescores: the facets where it helped on held-out catalog products
+        self.reranked_columns = reranked_columns(self.reranker, index.vocab)
+        # score -> precision curves of the fused scores (index) and the reranked ones (reranker)
+        self.fused_curves = precision.tables_from_json(index.manifest.get("precision"))
+        self.reranker_curves = self.reranker.precision_tables() if self.reranker is not None else {}
         self._load_options: dict | None = None  # how load() opened it, for reload()
         self._tag_similarity = None
         self._catalog_titles = None
@@ -241,7 +289,7 @@ class Tagger:
         columns) unless the reranker reads them, or ``every`` asks for all of them.
         """
         n_tags = len(self.index.vocab)
-        reranker = self.reranker if opts.rerank else None
+        reranker = self.reranker if self.reranks(opts) else None
         weights = {name: w for name, w in weights.items() if n_tags == 0 or (w > 0).any()}
         wanted = set(self.signals) if every else set(weights) | (set(reranker.signals) if reranker else set())
         return wanted, weights
@@ -250,7 +298,7 @@ class Tagger:
         """Per chunk of ``items``: the chunk, its signals, their fusion, its encoded queries
         and warnings."""
         wanted, weights = self._wanted(opts, weights, every)
-        similarities = every or (self.reranker is not None and opts.rerank)
+        similarities = every or opts.explain or self.reranks(opts)
         for chunk, queries, warnings in encode_chunks(self.index, self.text_encoder, self.image_encoder, items, self._chunk_size(opts), inputs_of(wanted), opts.exclude_self):
             found = compute_signals(self.index, queries, wanted, fusion, self.prepared, similarities=similarities)
             yield chunk, found, found.fused(weights), queries, warnings
@@ -272,21 +320,27 @@ class Tagger:
         items = [as_product(p) for p in products]
         if opts.weights is not None and not any(opts.weights.get(name, 0) > 0 for name in self.signals):
             raise RtagError(f"weights {opts.weights} give no weight to a signal this index has: {', '.join(self.signals)}")
-        fusion = opts.fusion(self.fusion)
-        weights = fuse.column_weights(fusion.weights, self.index.vocab, self.signals)
         chunks, signal, warnings = [], [], []
-        # one chunk is one step: a bar only for jobs of several
-        with progress_bar(len(items), "tagging", "product", opts.progress if len(items) > self._chunk_size(opts) else False) as bar:
-            for chunk, found, fused, queries, warn in self._signal_chunks(items, opts, fusion, weights):
-                if self.reranker is not None and opts.rerank and len(chunk):
-                    fused = self.reranker.score(found, fused, queries.self_rows)
-                chunks.append(fused)
-                signal.append(found.any_signal(len(chunk)))
-                warnings.extend(warn)
-                bar.update(len(chunk))
+        for chunk, _, final, warn in self._scored_chunks(items, opts):
+            chunks.append(final)
+            signal.append(chunk.signal)
+            warnings.extend(warn)
         if not chunks:
             return np.zeros((0, len(self.index.vocab)), np.float32), np.zeros(0, bool), items, []
         return np.concatenate(chunks), np.concatenate(signal), items, warnings
+
+    def _scored_chunks(self, items: list[Product], opts: TagOptions) -> Iterator[tuple["_Chunk", np.ndarray, np.ndarray, list[str | None]]]:
+        """Per chunk of ``items``: what was computed (:class:`_Chunk`), the fused scores,
+        the final scores (reranked where the reranker helps) and warnings."""
+        fusion = opts.fusion(self.fusion)
+        weights = fuse.column_weights(fusion.weights, self.index.vocab, self.signals)
+        used = self._wanted(opts, weights)[1]
+        # one chunk is one step: a bar only for jobs of several
+        with progress_bar(len(items), "tagging", "product", opts.progress if len(items) > self._chunk_size(opts) else False) as bar:
+            for chunk, found, fused, queries, warn in self._signal_chunks(items, opts, fusion, weights):
+                final = self.rerank(found, fused, queries.self_rows) if self.reranks(opts) and len(chunk) else fused
+                yield _Chunk(chunk, found, queries, used, fusion, found.any_signal(len(chunk))), fused, final, warn
+                bar.update(len(chunk))
 
     def _chunk_size(self, opts: TagOptions, n_tags: int | None = None) -> int:
         """Large batches keep the encoders busy (measured: 2048 products per batch runs text
@@ -345,7 +399,7 @@ class Tagger:
     def _tag_with_vocab(self, products, opts: TagOptions):
         run = self.vocab_run(opts.vocab)
         scores, signal, items, warnings = self._vocab_scores([as_product(p) for p in products], opts, run)
-        picked = vocab_tagging.select(run, scores, opts) if len(items) else []
+        picked = vocab_tagging.select(run, scores, replace(opts, top_n=opts.limit)) if len(items) else []
         return items, picked, signal, warnings, run.view.tags
 
     def tag_similarity(self) -> np.ndarray:
@@ -357,9 +411,46 @@ class Tagger:
 
     def select(self, scores: np.ndarray, opts: TagOptions) -> list[list[tuple[int, float]]]:
         """Each product's (column, score) list: by score, or by MMR when ``diversity`` < 1."""
+        scores = hierarchy.decode(scores, self.index.hierarchy)  # tags of a tree: one consistent path
+        vocab = self.index.vocab
         if opts.diversity >= 1.0:
-            return fuse.select(scores, self.index.vocab, opts.top_n, opts.min_score, opts.exclusive)
-        return mmr.select(scores, self.index.vocab, self.tag_similarity(), opts.diversity, opts.top_n, opts.min_score, opts.exclusive)
+            picked = fuse.select(scores, vocab, opts.limit, opts.min_score, opts.exclusive)
+        else:
+            picked = mmr.select(scores, vocab, self.tag_similarity(), opts.diversity, opts.limit, opts.min_score, opts.exclusive)
+        # no facet silently dropped: one that min_score or the list's length left out comes back
+        return answers.every_facet(picked, scores, vocab) if opts.top_n is None else picked
+
+    def reranks(self, opts: TagOptions) -> bool:
+        """Whether tagging with ``opts`` runs the reranker: there is one, it is wanted, and
+        it helped some facet on held-out catalog products."""
+        return self.reranker is not None and opts.rerank and bool(self.reranked_columns.any())
+
+    def rerank(self, found: Signals, fused: np.ndarray, self_rows: np.ndarray | None) -> np.ndarray:
+        """Reranked probabilities for the facets where the reranker helped, fused scores elsewhere."""
+        reranked = self.reranker.score(found, fused, self_rows)
+        return reranked if self.reranked_columns.all() else np.where(self.reranked_columns, reranked, fused)
+
+    def thresholds(self, opts: TagOptions) -> np.ndarray:
+        """(tags,) the score below which a tag is marked review: ``min_score``, and with
+        ``precision`` the score that gives that precision on the catalog's leave-one-out
+        predictions (per facet, from the table of the scores tagging uses there)."""
+        vocab = self.index.vocab
+        floor = np.full(len(vocab), opts.min_score, dtype=np.float64)
+        if opts.precision is None:
+            return floor
+        reranked = self.reranked_columns if self.reranks(opts) else np.zeros(len(vocab), bool)
+        curves, missing = {}, []
+        for name, cols in precision.groups(vocab):
+            table = self.reranker_curves if reranked[cols].any() else self.fused_curves
+            if name in table:
+                curves[name] = table[name]
+            else:
+                missing.append(name)
+        if missing:
+            fix = ("retrain the reranker with `rtag train-reranker`, or add --no-rerank" if reranked.any() and not self.reranker_curves
+                   else "rebuild the index with `rtag index ... --force` (built by an rtag without them)")
+            raise RtagError(f"index {self.index.folder} has no precision table for {', '.join(missing)}: {fix}")
+        return np.maximum(floor, precision.column_thresholds(curves, vocab, opts.precision))
 
     def tag(self, products: Iterable[Product | dict], **options) -> list[TagResult]:
         """Tag products; every input appears in the output, with ``error`` if untaggable.
@@ -372,7 +463,16 @@ class Tagger:
         opts = TagOptions.from_kwargs(**options)
         if opts.vocab is not None:
             items, picked, signal, warnings, tags = self._tag_with_vocab(products, opts)
+            # no leave-one-out table exists for tags the catalog lacks: with --precision a
+            # vocabulary's scores are read as probabilities (a taxonomy's never rise with
+            # depth, so an uncertain leaf leaves its deepest ancestor that reaches it)
+            floor = np.full(len(tags), max(opts.min_score, opts.precision or 0.0))
+        elif opts.explain:
+            floor = self.thresholds(opts)
+            items, picked, signal, warnings, whys = self._explained(products, opts)
+            tags = self.index.vocab.tags
         else:
+            floor = self.thresholds(opts)  # checked before any tagging
             scores, signal, items, warnings = self.score(products, **asdict(opts))
             picked = self.select(scores, opts) if len(items) else []
             tags = self.index.vocab.tags
@@ -383,6 +483,23 @@ class Tagger:
             elif not signal[i]:
                 results.append(TagResult(product.id, error=warnings[i] or "nothing to tag from", warning=None))
             else:
-                chosen = [{"tag": tags[c], "score": round(s, 4)} for c, s in picked[i] if round(s, 4) > 0]
+                chosen = answers.tag_dicts(picked[i], floor, tags, opts.drop_review)
+                if opts.explain and opts.vocab is None:
+                    for entry in chosen:
+                        entry["why"] = whys[i][self.index.vocab.index[entry["tag"]]]
                 results.append(TagResult(product.id, chosen, warning=warnings[i]))
         return results
+
+    def _explained(self, products, opts: TagOptions) -> tuple[list[Product], list, np.ndarray, list, list[dict]]:
+        """As :meth:`score` and :meth:`select`, chunk by chunk, with each picked tag's
+        explanation (explain.py)."""
+        items = [as_product(p) for p in products]
+        picked, signal, warnings, whys = [], [], [], []
+        for chunk, fused, final, warn in self._scored_chunks(items, opts):
+            chosen = self.select(final, opts)
+            whys += explain.explain_batch(self.index, chunk.found, chunk.weights, chunk.fusion.params, fused, final,
+                                          [p.text for p in chunk.products], chosen)
+            picked += chosen
+            signal.append(chunk.signal)
+            warnings += warn
+        return items, picked, np.concatenate(signal) if signal else np.zeros(0, bool), warnings, whys

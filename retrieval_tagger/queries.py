@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from retrieval_tagger.catalog import Product
-from retrieval_tagger.encoders import colour
+from retrieval_tagger.encoders import colour, pixels
 from retrieval_tagger.encoders.base import device_of, on_gpu, text_batch_size
 from retrieval_tagger.index.store import stored_vectors
 
@@ -146,7 +146,7 @@ def encode_chunk(text_encoder, products: list[Product], wanted: set[str], id_row
     if images is not None and len(image_at):
         vectors, colours, ok = images.take(len(image_at))
         for i in image_at[~ok]:
-            warnings[i] = f"image could not be read: {products[i].image}"
+            warnings[i] = f"image could not be read: {pixels.describe(products[i].image)}"
         queries.image_at, queries.image_vectors, queries.colour_vectors = image_at[ok], vectors[ok], colours[ok]
     return queries, warnings
 

@@ -8,6 +8,7 @@ spacing are merged as a catalog is read (merge_spellings).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain
@@ -15,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+PATH_SEP = " > "  # how the full path of a category-path column is written in its tag
 
 def split_facet(tag: str) -> tuple[str | None, str]:
     """``"gender:Men"`` -> ``("gender", "Men")``; a free tag -> ``(None, tag)``."""
@@ -22,6 +24,25 @@ def split_facet(tag: str) -> tuple[str | None, str]:
     if sep and facet and value and " " not in facet:
         return facet, value
     return None, tag
+
+
+def path_nodes(text: str, sep: str = PATH_SEP, drop: re.Pattern | None = None, drop_last: bool = False, depth: int | None = None) -> list[str]:
+    """The nodes of a category path (``"Toys > Puzzles > Jigsaws"``), cleaned of noise a
+    user described: nodes that ``drop`` matches in full, the last node (``drop_last``, for
+    paths that end with the product's own name), nodes past ``depth``. Text arrives
+    cleaned (catalog.clean_text); a separator with spaces around it matches without them."""
+    nodes = [n.strip() for n in text.split(sep.strip() or sep)]
+    nodes = [n for n in nodes if n and not (drop is not None and drop.fullmatch(n))]
+    if drop_last:
+        nodes = nodes[:-1]
+    return nodes[:depth] if depth else nodes
+
+
+def path_tags(column: str, nodes: list[str]) -> list[str]:
+    """A path's tags: ``COL1:first node`` .. ``COLn:last node``, then ``COL:`` the full path."""
+    if not nodes:
+        return []
+    return [f"{column}{level}:{node}" for level, node in enumerate(nodes, 1)] + [f"{column}:{PATH_SEP.join(nodes)}"]
 
 
 def normal_spelling(tag: str) -> str:

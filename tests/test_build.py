@@ -4,6 +4,7 @@ and image models aligned beforehand or by the build."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,11 @@ def broken_image_catalog(tmp_path):
 
 
 def test_broken_image_keeps_the_product_with_text_only(broken_image_catalog, tmp_path, encoders):
-    man = build_index(broken_image_catalog, tmp_path / "idx", SPEC, encoders=encoders)
+    # 3 of its 4 photos cannot be read: a build stops on that unless allowed
+    with pytest.raises(CatalogError, match=r"3 of the 4 photos named cannot be read \(1 not found, 2 undecodable\), e\.g\. .*p0.*--allow-missing-images"):
+        build_index(broken_image_catalog, tmp_path / "idx", SPEC, encoders=encoders)
+    assert not (tmp_path / "idx").exists()
+    man = build_index(broken_image_catalog, tmp_path / "idx", replace(SPEC, allow_missing_images=True), encoders=encoders)
 
     report = man["report"]
     assert report["rows_read"] == 4

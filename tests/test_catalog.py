@@ -13,6 +13,7 @@ from retrieval_tagger.catalog import (
     clean_text,
     parse_tag_list,
     read_catalog,
+    spec_from_manifest,
 )
 from retrieval_tagger.errors import CatalogError
 
@@ -325,3 +326,41 @@ def test_jsonl_rows_are_numbered_by_line_even_after_blank_lines(tmp_path):
     path.write_text('{"id": "a", "title": "x"}\n\n{"id": "a", "title": "y"}\n', encoding="utf-8")
     _, report = read_catalog(path)
     assert report.examples["duplicate_ids"] == ["c.jsonl line 3: a"]
+
+
+def test_image_dir_holds_bare_file_names(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(b"")
+    path = write_catalog(tmp_path / "data" / "catalog.csv", [{"id": "1", "title": "t", "image": "a.png"}])
+    products, report = read_catalog(path, CatalogSpec(image_dir=str(tmp_path / "photos")))
+    assert products[0].image == str((tmp_path / "photos" / "a.png").resolve())
+    assert (report.image_cells, report.missing_images) == (1, 0)
+
+
+def test_most_photos_unreadable_is_an_error_with_how_many_and_examples(tmp_path):
+    rows = [{"id": str(i), "title": "t", "image": f"gone{i}.png" if i < 3 else ""} for i in range(5)]
+    _, report = read_catalog(write_catalog(tmp_path / "catalog.csv", rows))
+    assert (report.image_cells, report.missing_images) == (3, 3)
+    with pytest.raises(CatalogError, match=r"3 of the 3 photos named cannot be read \(3 not found, 0 undecodable\), "
+                                           r"e\.g\. catalog\.csv line 2: .*gone0\.png.*--image-dir.*--allow-missing-images"):
+        report.check_images(allow=False)
+    report.check_images(allow=True)
+    report.missing_images = 1  # one of three: kept with text, as before
+    report.check_images(allow=False)
+
+
+def test_a_category_column_gives_level_facets_and_the_full_path(tmp_path):
+    path = write_catalog(tmp_path / "catalog.csv", [
+        {"id": "1", "title": "t", "category": "All > Toys &amp; Games > Puzzles > Jigsaw of a cat"},
+        {"id": "2", "title": "t", "category": ""},
+    ])
+    spec = CatalogSpec(category_col="category", category_drop="All", category_drop_last=True)
+    products, _ = read_catalog(path, spec)
+    assert products[0].tags == ["category1:Toys & Games", "category2:Puzzles", "category:Toys & Games > Puzzles"]
+    assert products[1].tags == []
+    again = spec_from_manifest(spec.describe())
+    assert (again.category_col, again.category_drop, again.category_drop_last, again.from_index) == ("category", "All", True, ("category_col",))
+    with pytest.raises(CatalogError, match="not a regular expression"):
+        read_catalog(path, CatalogSpec(category_col="category", category_drop="("))
+    with pytest.raises(CatalogError, match="leave it out of --facet-cols"):
+        read_catalog(path, CatalogSpec(category_col="category", facet_cols=["category"]))

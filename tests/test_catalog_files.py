@@ -170,3 +170,19 @@ def test_a_truncated_character_at_the_end_of_the_file_is_found(tmp_path):
     prefix = b"id,title\n1,ok\n2,caf"
     offset, line = bad_utf8_file(path, prefix, b"\xc3", b"")
     assert catalog_files._first_bad_utf8(path, 4) == (offset, 3, b"\xc3")
+
+
+def test_a_file_without_a_header_is_read_with_named_columns(tmp_path):
+    path = tmp_path / "catalog.csv"
+    path.write_text("p1,Red shirt,Men\np2,Blue dress,Women\n", encoding="utf-8")
+    products, _ = read_catalog(path, CatalogSpec(column_names=["id", "title", "gender"], facet_cols=["gender"]))
+    assert [(p.id, p.text, p.tags) for p in products] == [("p1", "Red shirt", ["gender:Men"]), ("p2", "Blue dress", ["gender:Women"])]
+    path.write_text("p1,Red shirt,Men\np2,Blue dress\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"line 2: 2 fields where --columns names 3"):
+        read_catalog(path, CatalogSpec(column_names=["id", "title", "gender"]))
+    jsonl = tmp_path / "catalog.jsonl"
+    jsonl.write_text('{"id": "p1", "title": "x"}\n', encoding="utf-8")
+    with pytest.raises(CatalogError, match="for CSV and TSV files"):
+        catalog_files.iter_rows(jsonl, ["id", "title"])
+    with pytest.raises(CatalogError, match="repeats a name"):
+        catalog_files.iter_rows(path, ["id", "id"])

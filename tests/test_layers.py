@@ -14,15 +14,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "retrieval_tagger"
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS = [
     ["errors", "artifacts", "progress", "tag_defaults"],
-    ["catalog", "catalog_files", "tags", "cooccurrence"],
+    ["catalog", "catalog_files", "tags", "cooccurrence", "hierarchy", "language"],
     ["encoders"],
     ["index"],
     ["queries"],
     ["signals", "align"],
-    ["vocab", "build", "mmr", "metrics"],
+    ["vocab", "build", "mmr", "metrics", "precision", "leave_one_out", "answers"],
     ["rerank"],
-    ["pipeline", "output"],
+    ["pipeline", "output", "explain"],
     ["jobs"],
+    ["serve"],  # a front-end like cli; cli starts it
     ["cli"],
 ]
 

@@ -36,10 +36,10 @@ def test_csv_joins_tags_and_scores_with_pipes():
     assert write_results(iter(RESULTS), fh, "csv") == 3
     rows = list(csv.reader(io.StringIO(fh.getvalue())))
     assert rows == [
-        ["id", "tags", "scores", "error", "warning"],
-        ["1", "colour:red|café", "0.9100|0.5000", "", ""],
-        ["2, with comma", "", "", "no text and no image", ""],
-        ["3", "x", "1.0000", "", "image could not be read: a.png"],
+        ["id", "tags", "scores", "review", "error", "warning"],
+        ["1", "colour:red|café", "0.9100|0.5000", "", "", ""],
+        ["2, with comma", "", "", "", "no text and no image", ""],
+        ["3", "x", "1.0000", "", "", "image could not be read: a.png"],
     ]
 
 

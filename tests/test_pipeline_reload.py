@@ -45,7 +45,7 @@ def rebuild_other(folder, tmp_path, encoders):
     """Replace the index with one built from a smaller catalog with other tags."""
     rows = [dict(r, tags="") for r in catalog_rows(tmp_path / "images2")[:12]]
     other = write_catalog(tmp_path / "other.csv", rows, COLUMNS)
-    build_index(other, folder, CatalogSpec(facet_cols=["colour"]), BuildOptions(force=True), encoders=encoders)
+    build_index(other, folder, CatalogSpec(facet_cols=["colour"], allow_missing_images=True), BuildOptions(force=True), encoders=encoders)
 
 
 def test_a_rebuilt_index_changes_nothing_a_running_tagger_answers(served, tmp_path, encoders):

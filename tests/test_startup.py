@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from toy_catalog import IMAGE_SPEC
 
-# what only building, exporting or training needs
-HEAVY = ("torch", "transformers", "sentence_transformers", "open_clip", "timm", "onnx", "sklearn", "lightgbm")
+# what only building, exporting or training needs (scikit-learn is not here: the lexical
+# signal tags with its TfidfVectorizer, rebuilt from the index's arrays)
+HEAVY = ("torch", "transformers", "sentence_transformers", "open_clip", "timm", "onnx", "lightgbm")
 
 PROBE = """
 import json, sys

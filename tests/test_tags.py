@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval_tagger.tags import TagSet, split_facet, tag_groups
+from retrieval_tagger.tags import TagSet, path_nodes, path_tags, split_facet, tag_groups
 
 VOCAB = TagSet(
     ["colour:red", "colour:blue", "article:shirt", "cotton", "summer", "article:jeans"],
@@ -39,3 +39,12 @@ def test_tag_groups_are_the_facets_then_the_free_tags():
     groups = [g.tolist() for g in tag_groups(GROUPED)]
     assert groups == [[0, 1, 5], [2, 4], [3, 6]]
     assert [g.tolist() for g in tag_groups(TagSet(["colour:red", "colour:blue"], [1, 1]))] == [[0, 1]]
+
+
+def test_path_nodes_strip_what_the_user_describes():
+    import re
+
+    assert path_nodes("Home >> Curtains >> Fabhome Sherpa Blanket", " >> ", drop_last=True) == ["Home", "Curtains"]
+    assert path_nodes("All Products > Toys > > Puzzles", drop=re.compile("All Products")) == ["Toys", "Puzzles"]
+    assert path_nodes("A > B > C > D", depth=2) == ["A", "B"]
+    assert path_tags("cat", []) == []

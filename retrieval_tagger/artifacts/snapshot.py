@@ -72,7 +72,7 @@ class Snapshot:
         against the manifest (at ``level`` when given, see :meth:`check`)."""
         self.check(name, level)
         fd, blocks, offset = self._fd(name), [], 0
-        while (size is None or offset < size) and (block := os.pread(fd, min(1 << 24, (size or 1 << 24) - offset), offset)):
+        while (size is None or offset < size) and (block := os.pread(fd, 1 << 24 if size is None else min(1 << 24, size - offset), offset)):
             blocks.append(block)
             offset += len(block)
         return b"".join(blocks)

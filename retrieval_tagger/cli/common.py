@@ -25,6 +25,19 @@ TextCols = typer.Option(None, "--text-cols", help="Comma-separated text columns,
 ImageCol = typer.Option(None, "--image-col", help="Column with image paths, relative to the catalog file or absolute [default: image where present].")
 TagsCol = typer.Option(None, "--tags-col", help="Column with a tag list: '|'-separated or a JSON array.")
 FacetCols = typer.Option(None, "--facet-cols", help="Comma-separated columns; each becomes facet:value tags.")
+ImageDir = typer.Option(None, "--image-dir", help="Folder that relative image paths (e.g. bare file names) lie in [default: the file's own folder].")
+NoHeader = typer.Option(False, "--no-header", help="The CSV/TSV file has no header row: name its columns with --columns.")
+Columns = typer.Option(None, "--columns", help="With --no-header: comma-separated names of the file's columns, in order.")
+CategoryCol = typer.Option(
+    None, "--category-col",
+    help="Column with a category path per product (e.g. 'Toys > Puzzles > Jigsaws'): facets COL1..COLn (one per level) and COL "
+    "(the full path), kept as a tree so tags come back as one consistent path.",
+)
+CategorySep = typer.Option(" > ", "--category-sep", help="What separates the nodes of a category path (spaces around it optional).")
+CategoryDrop = typer.Option(None, "--category-drop", help="Regular expression: path nodes it matches in full are dropped (e.g. 'All Products|Home').")
+CategoryDropLast = typer.Option(False, "--category-drop-last", help="Drop each path's last node (for paths that end with the product's own name).")
+CategoryDepth = typer.Option(None, "--category-depth", min=1, help="Keep the first N levels of each path [default: all].")
+AllowMissingImages = typer.Option(False, "--allow-missing-images", help="Build even when most photos named cannot be read (their products keep their text).")
 TextBackend = typer.Option(
     None, "--text-backend",
     help="How the text model runs: auto (ONNX Runtime int8 on a CPU, torch float16 on a GPU), torch or onnx-int8 [default: $RTAG_TEXT_BACKEND or auto].",
@@ -61,9 +74,12 @@ Weights = typer.Option(
 
 # Groups of options that several commands take; a command lists the groups it takes in
 # @with_options and receives their values as keyword arguments. name -> (type, option)
-COLUMNS = {"id_col": (str, IdCol), "text_cols": (str, TextCols), "image_col": (str, ImageCol)}
+COLUMNS = {"id_col": (str, IdCol), "text_cols": (str, TextCols), "image_col": (str, ImageCol), "image_dir": (Path, ImageDir),
+           "no_header": (bool, NoHeader), "columns": (str, Columns)}
 TAG_COLUMNS = {"tags_col": (str, TagsCol), "facet_cols": (str, FacetCols)}
-STRICT = {"strict": (bool, Strict)}
+CATEGORY = {"category_col": (str, CategoryCol), "category_sep": (str, CategorySep), "category_drop": (str, CategoryDrop),
+            "category_drop_last": (bool, CategoryDropLast), "category_depth": (int, CategoryDepth)}
+STRICT = {"strict": (bool, Strict), "allow_missing_images": (bool, AllowMissingImages)}
 MODELS = {"device": (str, Device), "text_backend": (str, TextBackend), "image_backend": (str, ImageBackend)}
 TAGGING = {"k": (int, K), "temperature": (float, Temperature), "weights": (str, Weights), "rerank": (bool, Rerank),
            "diversity": (float, Diversity)}
@@ -89,22 +105,35 @@ def with_options(*groups: dict):
 
 
 def catalog_spec(options: dict) -> CatalogSpec:
-    """The column mapping the user gave (COLUMNS, TAG_COLUMNS, STRICT options)."""
+    """The column mapping the user gave (COLUMNS, TAG_COLUMNS, CATEGORY, STRICT options)."""
     return CatalogSpec(
-        id_col=options.get("id_col"),
-        text_cols=split_list(options.get("text_cols")) or None,
-        image_col=options.get("image_col"),
-        tags_col=options.get("tags_col"),
-        facet_cols=split_list(options.get("facet_cols")),
+        **column_overrides(options),
         strict=bool(options.get("strict")),
+        allow_missing_images=bool(options.get("allow_missing_images")),
+        category_col=options.get("category_col"),
+        category_sep=options.get("category_sep") or " > ",
+        category_drop=options.get("category_drop"),
+        category_drop_last=bool(options.get("category_drop_last")),
+        category_depth=options.get("category_depth"),
     )
 
 
 def column_overrides(options: dict) -> dict:
     """The COLUMNS (and TAG_COLUMNS) options the user set, to lay over an index's own mapping."""
     given = {"id_col": options.get("id_col"), "text_cols": split_list(options.get("text_cols")), "image_col": options.get("image_col"),
-             "tags_col": options.get("tags_col"), "facet_cols": split_list(options.get("facet_cols"))}
+             "tags_col": options.get("tags_col"), "facet_cols": split_list(options.get("facet_cols")),
+             "image_dir": str(options["image_dir"]) if options.get("image_dir") else None, "column_names": header_columns(options)}
     return {key: value for key, value in given.items() if value}
+
+
+def header_columns(options: dict) -> list[str] | None:
+    """The --columns of a file read with --no-header; None for a file with a header row."""
+    names = split_list(options.get("columns"))
+    if options.get("no_header") and not names:
+        raise RtagError("--no-header needs --columns a,b,c: the names of the file's columns, in order")
+    if names and not options.get("no_header"):
+        raise RtagError("--columns names the columns of a file without a header row: pass --no-header too")
+    return names or None
 
 
 def model_options(options: dict) -> dict:

@@ -7,6 +7,7 @@ import json
 import typer
 
 from retrieval_tagger.cli import common
+from retrieval_tagger.cli.index_cmd import tree_lines
 
 SHORT = {"temperature": "T"}  # parameter names as `rtag info` prints them
 
@@ -31,8 +32,11 @@ def info(
     for role, enc in man["encoders"].items():
         lines.append(f"{role} encoder: {enc['spec']} ({enc['dim']}-d, weights {enc['checksum'][:12]}…)")
     lines += [_store_line(name, st) for name, st in man["stores"].items()]
+    lines += tree_lines(man.get("hierarchy"))
     lines += _fusion_lines(man.get("fusion"))
-    lines.append(_reranker_line(location.resolve(index)))
+    reranker = _reranker_manifest(location.resolve(index))
+    lines += _reranker_lines(reranker)
+    lines.append(_skipped_line(man, reranker))
     top = ", ".join(f"{t['tag']} ({t['count']})" for t in man["vocabulary"][:8])
     lines.append(f"top tags: {top}")
     if verify:
@@ -84,19 +88,54 @@ def _store_line(name: str, st: dict) -> str:
     return line + ("; " + ", ".join(f"{k}={v}" for k, v in settings.items()) if settings else "")
 
 
-def _reranker_line(folder) -> str:
-    """One line on the index's trained reranker, read from its own manifest."""
+def _reranker_manifest(folder) -> dict | None:
     path = folder / "reranker" / "manifest.json"
-    if not path.is_file():
-        return "reranker: none (train one with `rtag train-reranker`)"
-    man = json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _reranker_lines(man: dict | None) -> list[str]:
+    """The index's trained reranker, read from its own manifest, and where tagging uses it."""
+    if man is None:
+        return ["reranker: none (train one with `rtag train-reranker`)"]
     training = man.get("training", {})
     rep = training.get("report") or {}
     line = f"reranker: {training.get('rounds')} trees over {len(man.get('features', []))} features, trained {man.get('created')} ({training.get('source')})"
     if rep:
         line += (f"; held-out facet accuracy {rep['voting']['facet_accuracy']:.4f} voting -> {rep['reranked']['facet_accuracy']:.4f} reranked, "
                  f"ECE {rep['ece']['chosen_tags']:.4f}")
-    return line
+    return [line, *helps_lines(training.get("helps"), "  ")]
+
+
+def helps_lines(helps: dict | None, indent: str = "") -> list[str]:
+    """Where tagging reranks: the facets whose held-out accuracy reranking did not lower."""
+    if helps is None:
+        return [f"{indent}reranks every facet (trained before the per-facet held-out check: retrain it to use it only where it helps)"]
+
+    def cell(name: str, row: dict) -> str:
+        return f"{name} {row['fused']:.4f} -> {row['reranked']:.4f}"
+
+    used = [cell(name, row) for name, row in helps.items() if row["use"]]
+    unused = [cell(name, row) for name, row in helps.items() if not row["use"]]
+    return [f"{indent}reranks (held-out accuracy fused -> reranked): {'; '.join(used) or 'nothing'}",
+            f"{indent}keeps fused scores: {'; '.join(unused) or 'nowhere'}"]
+
+
+def _skipped_line(man: dict, reranker: dict | None) -> str:
+    """The signals tagging leaves out: those whose fitted weight is 0 for every facet,
+    unless the reranker runs (its features read every signal)."""
+    from retrieval_tagger.signals.settings import FusionSettings
+    from retrieval_tagger.tags import split_facet
+
+    if not man.get("fusion"):
+        return "signals skipped at tag time: none"
+    weights = FusionSettings.from_json(man["fusion"]).weights
+    facets = {split_facet(t["tag"])[0] for t in man["vocabulary"]}
+    used = [weights.facets.get(f, weights.default) if f is not None else weights.default for f in facets] or [weights.default]
+    skipped = [name for name in weights.default if all(w.get(name, 0.0) == 0 for w in used)]
+    helps = (reranker or {}).get("training", {}).get("helps")
+    if skipped and reranker is not None and (helps is None or any(row["use"] for row in helps.values())):
+        return f"signals skipped at tag time: none (fitted weight 0 for every facet: {', '.join(skipped)}, but the reranker's features read them; --no-rerank skips them)"
+    return f"signals skipped at tag time: {', '.join(skipped) or 'none'}" + (" (fitted weight 0 for every facet)" if skipped else "")
 
 
 def register(app: typer.Typer) -> None:

@@ -61,12 +61,13 @@ from retrieval_tagger.cli import (  # noqa: E402
     eval_cmd,
     index_cmd,
     info_cmd,
+    serve_cmd,
     tag_cmd,
     train_reranker_cmd,
     vocab_cmd,
 )
 
-for module in (index_cmd, tag_cmd, eval_cmd, info_cmd, align_cmd, vocab_cmd, train_reranker_cmd):
+for module in (index_cmd, tag_cmd, eval_cmd, info_cmd, align_cmd, vocab_cmd, train_reranker_cmd, serve_cmd):
     module.register(app)
 
 

@@ -23,6 +23,7 @@ def train_reranker(
     labels beyond the catalog's tags are needed. Tagging and eval then use the reranker
     automatically (--no-rerank bypasses it).
     """
+    from retrieval_tagger.cli.info_cmd import helps_lines
     from retrieval_tagger.jobs.train_reranker import train_index
 
     result = train_index(index, catalog=catalog, labelled=labelled, sample=sample, device=options["device"])
@@ -35,6 +36,7 @@ def train_reranker(
             f"reranked {rep['reranked']['facet_accuracy']:.4f}; ECE {rep['ece']['chosen_tags']:.4f} (chosen tags), "
             f"{rep['ece']['all_candidates']:.4f} (all candidates)"
         )
+    typer.echo("\n".join(helps_lines(result["helps"])))
     typer.echo(f"saved {result['folder']}")
 
 

@@ -59,6 +59,33 @@ def list_(index: str = common.Index) -> None:
                    f"from {Path(man['source']['file']).name} (sha256 {man['source']['sha256'][:12]})\t{man['created']}")
 
 
+@vocab_app.command("map")
+def map_(
+    index: str = common.Index,
+    vocab: str = typer.Option(..., "--vocab", help="A stored taxonomy (rtag vocab add)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Save the mapping as CSV, to review and correct."),
+    corrections: Path = typer.Option(None, "--corrections", help="An edited mapping CSV: rows whose node was changed are stored "
+                                                                 "with the vocabulary and used when tagging."),
+    show: int = typer.Option(20, "--show", help="Rows to print (the most frequent catalog tags); 0 prints none."),
+) -> None:
+    """Show how the catalog's facet tags map onto a stored taxonomy, save it for review, load corrections."""
+    from retrieval_tagger.index.reader import open_index
+    from retrieval_tagger.vocab import map_file
+
+    if corrections is not None:
+        common.check_readable(corrections, "corrections file")
+    rows, stored = map_file.review(open_index(common.index_folder(index)), vocab, corrections)
+    if stored is not None:
+        typer.echo(f"stored {stored} correction(s) with vocabulary {vocab}; `rtag tag --vocab {vocab}` uses them")
+    for row in sorted(rows, key=lambda r: -r["products"])[:show]:
+        mark = " (corrected)" if row["corrected"] else ""
+        typer.echo(f"{row['catalog_tag']} ({row['products']}) -> {row['node_id'] + ' ' if row['node_id'] else ''}{row['node']} [{row['weight']}]{mark}")
+    if output is not None:
+        map_file.write_rows(output, rows)
+        typer.echo(f"mapping of {len(rows)} catalog tags saved to {output}: edit node or node_id where wrong, then "
+                   f"rtag vocab map --index {index} --vocab {vocab} --corrections {output}")
+
+
 @vocab_app.command("remove")
 def remove(name: str = typer.Argument(..., help="Vocabulary name."), index: str = common.Index) -> None:
     """Remove a stored vocabulary."""

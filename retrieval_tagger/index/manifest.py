@@ -2,7 +2,8 @@
 
 Every index folder holds ``manifest.json`` (artifacts/ writes, seals and checks it); a
 trained reranker lives in ``reranker/`` and stored vocabularies in ``vocabs/NAME/``, each
-with its own manifest. Opening an index (reader.py) checks its format, version, seal,
+with its own manifest. The lexical signal's model is top-level files listed by the
+index's own manifest (section ``lexical``; lexical_store.py). Opening an index (reader.py) checks its format, version, seal,
 every file's size and sha256 and the structure of every array; querying it checks that
 the encoders match.
 """

@@ -21,7 +21,8 @@ from scipy import sparse
 
 from retrieval_tagger import artifacts
 from retrieval_tagger.errors import EncoderMismatchError, IndexFormatError, RtagError
-from retrieval_tagger.index import location, manifest, store
+from retrieval_tagger.hierarchy import Hierarchy
+from retrieval_tagger.index import lexical_store, location, manifest, store
 from retrieval_tagger.tags import TagSet
 
 _OPEN_TRIES = 3
@@ -50,6 +51,8 @@ class OpenIndex:
     snapshot: artifacts.Snapshot | None = None
     reranker: object = None
     vocabs: dict[str, object] = field(default_factory=dict)
+    hierarchy: Hierarchy | None = None  # the catalog's tag tree (hierarchy.py); None in indexes without one
+    models: dict[str, object] = field(default_factory=dict)  # trained signal models: "lexical" (lexical_store.py) where built
 
     @property
     def generation(self) -> str:
@@ -117,7 +120,28 @@ def _read(snap: artifacts.Snapshot, device: str, reranker, vocabs: dict) -> Open
     dims = {space: vectors.shape[1] for space, vectors in vocab_vectors.items()}
     modalities = {name: _modality(snap, name, info, n, dims.get(name), device, bad) for name, info in man["stores"].items()}
     return OpenIndex(snap.folder, man, ids, {pid: i for i, pid in enumerate(ids)}, vocab, product_tags, modalities,
-                     vocab_vectors, snap, reranker, vocabs)
+                     vocab_vectors, snap, reranker, vocabs, _hierarchy(snap, man.get("hierarchy"), n_tags, bad), _models(snap, man, n, n_tags, bad))
+
+
+def _models(snap: artifacts.Snapshot, man: dict, n: int, n_tags: int, bad: "_Bad") -> dict[str, object]:
+    """The trained signal models the index holds, checked; an index built without them has none."""
+    if not man.get("lexical"):
+        return {}
+    def read_array(name: str, ndim: int, kind: str) -> np.ndarray:
+        return _array(snap, name, bad, ndim=ndim, kind=kind)
+
+    return {"lexical": lexical_store.load(man["lexical"], read_array, lambda name: _json(snap, name, bad), bad.require, n, n_tags)}
+
+
+def _hierarchy(snap: artifacts.Snapshot, section: dict | None, n_tags: int, bad: "_Bad") -> Hierarchy | None:
+    """The stored tag tree (manifest ``hierarchy``), checked; indexes built without one have none."""
+    if not section:
+        return None
+    arrays = [_array(snap, name, bad, ndim=1, kind="i") for name in section["files"]]
+    try:
+        return Hierarchy.from_arrays(*arrays, section["groups"], n_tags)
+    except ValueError as exc:
+        raise bad.error(", ".join(section["files"]), str(exc)) from None
 
 
 class _Bad:
@@ -135,14 +159,18 @@ class _Bad:
 
 
 def _ids(snap: artifacts.Snapshot, n: int, bad: _Bad) -> list[str]:
-    try:
-        ids = json.loads(snap.read("ids.json").decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise bad.error("ids.json", f"it is not JSON ({exc})") from None
+    ids = _json(snap, "ids.json", bad)
     bad.require(isinstance(ids, list) and all(isinstance(i, str) for i in ids), "ids.json", "it is not a list of product ids")
     bad.require(len(ids) == n, "ids.json", f"it holds {len(ids)} ids for {n} products")
     bad.require(len(set(ids)) == n, "ids.json", "it repeats product ids")
     return ids
+
+
+def _json(snap: artifacts.Snapshot, name: str, bad: _Bad):
+    try:
+        return json.loads(snap.read(name).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise bad.error(name, f"it is not JSON ({exc})") from None
 
 
 def _array(snap: artifacts.Snapshot, name: str, bad: _Bad, ndim: int, kind: str) -> np.ndarray:

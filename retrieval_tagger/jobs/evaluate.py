@@ -5,8 +5,10 @@ every method side by side, and format the results as text."""
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
-from retrieval_tagger import mmr
+from retrieval_tagger import hierarchy, mmr, precision
+from retrieval_tagger.errors import RtagError
 from retrieval_tagger.metrics import (
     DEFAULT_KS,
     facet_accuracy,
@@ -27,12 +29,14 @@ def format_report(metrics: dict) -> str:
     if keys:
         lines.append("  ".join(f"{k}={metrics[k]:.4f}" for k in keys))
     if metrics.get("facet_accuracy") is None:
-        lines.append("facet accuracy: n/a (no facet:value tags in the truth)")
+        lines.append("free tags only (no facet:value tags in the truth): the tag metrics above measure it")
     else:
         lines.append(f"facet accuracy: {metrics['facet_accuracy']:.4f}")
         lines.append(f"{'facet':<20} {'accuracy':>9} {'count':>7}")
         for facet, row in metrics["facets"].items():
             lines.append(f"{facet:<20} {row['accuracy']:>9.4f} {row['count']:>7}")
+    if "precision" in metrics:
+        lines += format_precision(metrics["precision"])
     for example in metrics.get("examples", []):
         lines.append("")
         lines.append(f"{example['id']}: {example['text'][:70]}")
@@ -72,13 +76,59 @@ def evaluate(tagger, products, ks=DEFAULT_KS, examples: int = 0, **options) -> d
     ranked = [[vocab.tags[c] for c, _ in row] for row in picked]
     metrics = ranking_metrics(ranked, truths, ks)
     # MMR may choose another value of a facet than the best-scoring one
-    metrics.update(facet_accuracy(scores if opts.diversity >= 1 else picked_matrix(picked, scores.shape), vocab, truths))
+    decoded = hierarchy.decode(scores, tagger.index.hierarchy)  # as select returns them: one path per tree
+    metrics.update(facet_accuracy(decoded if opts.diversity >= 1 else picked_matrix(picked, scores.shape), vocab, truths))
+    metrics["precision"] = at_precision(tagger, picked, items, opts.rerank)
     if examples:
         metrics["examples"] = [
             {"id": p.id, "text": p.text, "predicted": r, "truth": p.tags}
             for p, r in zip(items[:examples], ranked[:examples])
         ]
     return metrics
+
+
+def at_precision(tagger, picked: list[list[tuple[int, float]]], items, rerank: bool = True) -> dict:
+    """Per facet and for all facets together, at each of ``precision.TARGETS``: what the
+    index's thresholds for that precision keep of the facet values chosen for ``items``
+    (measured precision, coverage: the share of products whose value is kept), and each
+    facet's precision–coverage curve on these products ({"error": why} without tables)."""
+    vocab = tagger.index.vocab
+    try:
+        thresholds = {t: tagger.thresholds(TagOptions.from_kwargs(precision=t, min_score=0.0, rerank=rerank)) for t in precision.TARGETS}
+    except RtagError as exc:
+        return {"error": str(exc)}
+    scores = picked_matrix(picked, (len(items), len(vocab)))
+    indptr, indices = vocab.encode_lists([p.tags for p in items])
+    truth = sparse.csr_matrix((np.ones(len(indices), bool), indices, indptr), shape=scores.shape).toarray()
+    facets_of = [{split_facet(t)[0] for t in p.tags} for p in items]
+    out: dict = {"targets": list(precision.TARGETS), "facets": {}, "curves": {}}
+    pooled = []
+    for facet, cols in vocab.facets.items():
+        s, c = precision.facet_picks(scores, truth, cols, np.asarray([facet in f for f in facets_of], dtype=bool))
+        out["facets"][facet] = {f"{t:g}": precision.kept(s, c, float(thresholds[t][cols[0]])) for t in precision.TARGETS}
+        out["curves"][facet] = precision.curve(s, c).to_json()
+        pooled.append((s, c, {t: thresholds[t][cols[0]] for t in precision.TARGETS}))
+    if pooled:
+        s, c = np.concatenate([p[0] for p in pooled]), np.concatenate([p[1] for p in pooled])
+        out["all"] = {f"{t:g}": precision.kept(s, c, np.concatenate([np.full(len(p[0]), p[2][t]) for p in pooled])) for t in precision.TARGETS}
+    return out
+
+
+def format_precision(section: dict) -> list[str]:
+    """The table of :func:`at_precision`: measured precision and coverage per facet at each target."""
+    if "error" in section:
+        return [f"coverage at a chosen precision: n/a ({section['error']})"]
+    targets = [f"{t:g}" for t in section["targets"]]
+    lines = ["coverage at a chosen precision (rtag tag --precision P: thresholds from the index's leave-one-out tables)",
+             f"{'facet':<20} " + "  ".join(f"{'P=' + t + ' prec':>12} {'cover':>6}" for t in targets)]
+    rows = [*section["facets"].items(), *([("all facets", section["all"])] if "all" in section else [])]
+    for facet, row in rows:
+        cells = []
+        for t in targets:
+            prec = row[t]["precision"]
+            cells.append(f"{'-' if prec is None else f'{prec:.4f}':>12} {row[t]['coverage']:>6.4f}")
+        lines.append(f"{facet:<20} " + "  ".join(cells))
+    return lines
 
 
 def compare(tagger, products, ks=DEFAULT_KS, diversity: float | None = None, **options) -> dict:

@@ -16,7 +16,7 @@ from retrieval_tagger.errors import RerankerError
 from retrieval_tagger.index.reader import open_index
 from retrieval_tagger.pipeline import Tagger
 from retrieval_tagger.progress import progress_bar
-from retrieval_tagger.rerank import features, model, report
+from retrieval_tagger.rerank import features, helps, model, report
 from retrieval_tagger.rerank.training import (
     MIN_QUERIES,
     Examples,
@@ -85,5 +85,9 @@ def train_index(index_name, catalog=None, labelled=None, sample: int | None = No
     info["source"] = str(labelled) if labelled is not None else "leave-one-out on the catalog"
     info["features"] = names
     info["report"] = report.held_out(examples, reranker, index.vocab)
+    # where reranking beats the fused scores on the held-out queries, and its precision tables there
+    fused, reranked, truth = helps.held_out(examples, reranker, len(index.vocab))
+    info["helps"] = helps.where_it_helps(fused, reranked, truth, index.vocab)
+    info["precision"] = helps.reranked_tables(reranked, truth, index.vocab)
     info["folder"] = str(model.save(reranker, index, info))
     return info

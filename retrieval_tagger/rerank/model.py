@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval_tagger import artifacts
+from retrieval_tagger import artifacts, precision
 from retrieval_tagger.encoders.base import cpu_threads
 from retrieval_tagger.errors import RerankerError
 from retrieval_tagger.index import manifest
@@ -89,6 +89,18 @@ class Reranker:
     def probabilities(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of raw outputs."""
         return (self.calibrator(raw) * (1 - TIE_BREAK) + TIE_BREAK * raw).astype(np.float32)
+
+    def groups_used(self) -> dict[str, bool] | None:
+        """Per facet (and ``precision.FREE``) whether tagging reranks it: where the
+        reranked scores did at least as well as the fused ones on held-out catalog
+        products (rerank/helps.py). None for a reranker trained before that check: every
+        facet."""
+        helps = self.manifest.get("training", {}).get("helps")
+        return None if helps is None else {name: bool(row["use"]) for name, row in helps.items()}
+
+    def precision_tables(self) -> dict:
+        """The score -> precision curves of the reranked scores ({} when not recorded)."""
+        return precision.tables_from_json(self.manifest.get("training", {}).get("precision"))
 
     def score(self, found: Signals, fused: np.ndarray, self_rows: np.ndarray | None = None) -> np.ndarray:
         """(products x tags) probabilities that each candidate tag is right; 0 for tags

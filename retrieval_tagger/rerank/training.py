@@ -15,12 +15,11 @@ import numpy as np
 from scipy import sparse
 
 from retrieval_tagger import artifacts
+from retrieval_tagger import leave_one_out as catalog_loo
 from retrieval_tagger.errors import RerankerError
-from retrieval_tagger.queries import CatalogQueries
 from retrieval_tagger.rerank import features
-from retrieval_tagger.signals.compute import Signals, compute, prepare
-from retrieval_tagger.signals.fuse import column_weights
-from retrieval_tagger.signals.registry import fusion_of, signals_of
+from retrieval_tagger.signals.compute import Signals
+from retrieval_tagger.signals.registry import fusion_of
 
 SPLIT_SHARES = (70, 85)  # hash buckets below 70: fit, below 85: calibrate, the rest: report
 BATCH = 1024
@@ -71,22 +70,16 @@ def leave_one_out(index, product_texts: dict[str, str], names: list[str], sample
     ``product_texts`` maps product ids to their text (the index keeps vectors, not text;
     signals that read words need it).
     """
-    tagged = np.flatnonzero(np.diff(index.product_tags.indptr) > 0)
+    tagged = catalog_loo.tagged_rows(index)
     if len(tagged) < MIN_QUERIES:
         raise RerankerError(f"index {index.folder} has {len(tagged)} tagged products; the reranker needs at least {MIN_QUERIES}")
-    chosen = tagged[artifacts.hash_sample([index.ids[i] for i in tagged], sample)] if sample else tagged
-    fusion = fusion_of(index.manifest)
-    weights = column_weights(fusion.weights, index.vocab, signals_of(index))
-    prepared = prepare(index)
+    chosen = catalog_loo.sample_rows(index.ids, tagged, sample)
     table = features.TagTable.from_index(index)
-    catalog = CatalogQueries(index)
+    texts = [product_texts.get(i, "") for i in index.ids]
     parts, splits, truth_rows, offset = [], [], [], 0
-    for start in range(0, len(chosen), BATCH):
-        rows = chosen[start:start + BATCH]
-        queries = catalog.batch(rows, [product_texts.get(index.ids[r], "") for r in rows])
-        found = compute(index, queries, set(signals_of(index)), fusion, prepared, similarities=True)
+    for rows, found, fused in catalog_loo.batches(index, index.ids, texts, chosen, fusion_of(index.manifest), similarities=True, batch=BATCH):
         truth = index.product_tags[rows]
-        x, y, q, c = batch_examples(found, found.fused(weights), truth.toarray() > 0, table, index, names, rows)
+        x, y, q, c = batch_examples(found, fused, truth.toarray() > 0, table, index, names, rows)
         parts.append((x, y, q + offset, c))
         splits += [split_of(index.ids[r]) for r in rows]
         truth_rows.append(truth)

@@ -3,11 +3,12 @@ queries against an index, fitted on the catalog by leave-one-out, and read by th
 reranker as features. The registry (registry.py) lists the signals; ``compute``, the
 fusion fit, the reranker's features and the tagging options iterate it.
 
-A signal sees an index through four attributes (an ``OpenIndex`` has them, and a build
+A signal sees an index through five attributes (an ``OpenIndex`` has them, and a build
 makes an :class:`IndexView` of the index it is writing): ``vocab`` (TagSet),
 ``product_tags`` ((products x tags) 0/1 csr matrix), ``modalities`` (store name ->
-``Modality`` with a FAISS searcher and the product row of each vector) and
-``vocab_vectors`` (space -> (tags x dim) tag-name vectors).
+``Modality`` with a FAISS searcher and the product row of each vector),
+``vocab_vectors`` (space -> (tags x dim) tag-name vectors), and ``models`` (signal ->
+its trained model, where the index holds one).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class IndexView:
     product_tags: sparse.csr_matrix
     modalities: dict
     vocab_vectors: dict
+    models: dict = field(default_factory=dict)  # trained signal models (an OpenIndex's ``models``)
 
 
 @dataclass

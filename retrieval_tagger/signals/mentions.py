@@ -4,27 +4,27 @@ Catalog titles often spell out the colour, the gender or the product type. A tag
 value words all occur in the text scores its number of words, so "Navy Blue" outranks
 "Blue" in "Navy Blue Shirt"; scores are then divided by the best in each group of
 competing tags. Whether to trust this for a facet is left to the fitted fusion weights
-(:class:`MentionsSignal`).
+(:class:`MentionsSignal`). Words are split by :func:`retrieval_tagger.language.words`, so
+Chinese runs are segmented: ``黑色`` is found in ``男士黑色跑步鞋``.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 import numpy as np
 from scipy import sparse
 
+from retrieval_tagger import language
 from retrieval_tagger.signals.base import Candidates, Scored, Signal
 from retrieval_tagger.tags import TagSet, split_facet, tag_groups
 
-_WORD_RE = re.compile(r"\w+", re.UNICODE)
-
 
 def words(text: str) -> list[str]:
-    """Lower-cased words with a plural 's' dropped, so "Shoes" matches "Shoe"."""
+    """Lower-cased words with a plural 's' dropped, so "Shoes" matches "Shoe" (CJK words
+    never end in 's')."""
     out = []
-    for word in _WORD_RE.findall(unicodedata.normalize("NFKC", text).lower()):
+    for word in language.words(unicodedata.normalize("NFKC", text)):
         out.append(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
     return out
 

@@ -20,6 +20,8 @@ _BUILTIN = {
     "colour": "retrieval_tagger.signals.knn:KnnSignal",
     "names": "retrieval_tagger.signals.names:NamesSignal",
     "mentions": "retrieval_tagger.signals.mentions:MentionsSignal",
+    "colour_names": "retrieval_tagger.signals.colour_names:ColourNamesSignal",
+    "lexical": "retrieval_tagger.signals.lexical:LexicalSignal",
 }
 _table: dict[str, object] = dict(_BUILTIN)  # name -> "module:factory", or the signal once loaded
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval_tagger.errors import VocabError
+from retrieval_tagger.language import detect as detect_language
 
 FORMATS = ("auto", "list", "csv", "taxonomy", "taxonomy-csv")
 PATH_SEP = " > "
@@ -51,6 +52,12 @@ class VocabDefinition:
     @property
     def tags(self) -> list[str]:
         return [e.tag for e in self.entries]
+
+    @property
+    def language(self) -> str:
+        """The language of the tag names as their script tells it: zh, ja, ko, or en for
+        any other script (language.detect); it picks the prompt templates (stored.py)."""
+        return detect_language([e.name for e in self.entries])[0]
 
 
 def _decode(path: Path) -> str:

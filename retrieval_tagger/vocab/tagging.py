@@ -17,9 +17,16 @@ from retrieval_tagger.signals import compute as signal_stage
 from retrieval_tagger.signals import fuse
 from retrieval_tagger.signals.settings import FusionSettings
 from retrieval_tagger.tags import TagSet
+from retrieval_tagger.vocab import catalog_map
 from retrieval_tagger.vocab import scores as vocab_scores
 from retrieval_tagger.vocab.stored import StoredVocab, load_vocab
-from retrieval_tagger.vocab.taxonomy import Tree, best_paths
+from retrieval_tagger.vocab.taxonomy import (
+    Tree,
+    best_paths,
+    greedy_paths,
+    path_softmax,
+    subtree_mass,
+)
 
 
 @dataclass
@@ -32,6 +39,7 @@ class VocabRun:
     counts: np.ndarray  # tagged catalog examples of each tag
     tree: Tree | None
     titles: np.ndarray | None  # the catalog's title vectors, for the neighbour spaces
+    mapping: catalog_map.CatalogMap | None = None  # a taxonomy the catalog shares no tags with, reached through its facets
 
     @classmethod
     def prepare(cls, index, name: str, titles: np.ndarray | None) -> "VocabRun":
@@ -43,13 +51,22 @@ class VocabRun:
         counts = np.asarray([own.counts[c] if c >= 0 else 0 for c in cols], dtype=np.float32)
         view = TagSet(stored.tags, [int(c) for c in counts])
         tree = Tree([e.parent for e in stored.entries]) if stored.is_taxonomy else None
-        return cls(stored, view, cols, counts, tree, titles)
+        mapped = None
+        if tree is not None and not (cols >= 0).any() and own.facets and titles is not None and "text" in stored.stats:
+            rows = {e.tag: i for i, e in enumerate(stored.entries)}
+            corrections = {tag: rows[path] for tag, path in stored.corrections.items() if path in rows}
+            mapped = catalog_map.align(index, stored.vectors["text"], stored.stats["text"], tree, titles, corrections)
+        return cls(stored, view, cols, counts, tree, titles, mapped)
+
+    def bridged(self, mode: str) -> bool:
+        """Whether scores in ``mode`` are subtree masses through the catalog's tags."""
+        return self.mapping is not None and mode != "zeroshot"
 
 
 def wanted_votes(index, run: VocabRun, mode: str, weights: dict) -> set[str]:
     """The vote signals a run blends in: none in zero-shot mode, or when the catalog has
     none of the vocabulary's tags."""
-    if mode == "zeroshot" or not (run.index_cols >= 0).any():
+    if mode == "zeroshot" or not ((run.index_cols >= 0).any() or run.mapping is not None):
         return set()
     return {name for name, w in weights.items() if len(index.vocab) and (w > 0).any()}
 
@@ -68,6 +85,10 @@ def score_chunk(index, prepared: dict, queries, opts, run: VocabRun, mode: str, 
         hit = run.index_cols >= 0
         votes[:, hit] = own[:, run.index_cols[hit]]
         present = present | found.any_signal(queries.n)
+    if run.bridged(mode) and votes is not None:
+        bridged = catalog_map.node_mass(own, run.mapping, run.tree)
+        zero_shot = subtree_mass(path_softmax(z, run.tree, vocab_scores.ZERO_SHOT_TEMPERATURE), run.tree)
+        return vocab_scores.blend_bridged(bridged, zero_shot, mode), present
     scores = vocab_scores.blend(z, votes, run.counts, mode, list(run.view.facets.values()))
     return scores, present
 
@@ -83,6 +104,9 @@ def select(run: VocabRun, scores: np.ndarray, opts) -> list[list[tuple[int, floa
     """
     if run.tree is None:
         return fuse.select(scores, run.view, opts.top_n, opts.min_score, opts.exclusive)
+    if run.bridged(opts.mode):  # subtree masses: descend into the likeliest child
+        return [[(node, float(scores[i, node])) for node in path[: opts.depth] if scores[i, node] >= opts.min_score and scores[i, node] > 0][: opts.top_n]
+                for i, path in enumerate(greedy_paths(scores, run.tree))]
     # paths average z-like evidence: the inverse of to_score, so blended votes count too
     ends, _ = best_paths(_score_to_z(scores), run.tree)
     picks = []
@@ -101,7 +125,7 @@ def _score_to_z(scores: np.ndarray) -> np.ndarray:
 def check_mode(mode: str, run: VocabRun) -> None:
     if mode not in vocab_scores.MODES:
         raise RtagError(f"unknown mode {mode!r}; valid: {', '.join(vocab_scores.MODES)}")
-    if mode == "knn" and not (run.index_cols >= 0).any():
+    if mode == "knn" and not (run.index_cols >= 0).any() and run.mapping is None:
         raise RtagError(
             f"--mode knn needs tags the catalog has, and vocabulary {run.stored.name!r} shares none with the index: "
             "use --mode zeroshot or auto"

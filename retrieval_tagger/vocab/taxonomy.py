@@ -65,3 +65,34 @@ def best_paths(z: np.ndarray, tree: Tree) -> tuple[np.ndarray, np.ndarray]:
     leaves = tree.leaves()
     best = leaves[np.argmax(means[:, leaves], axis=1)] if len(z) else np.zeros(0, np.int64)
     return best, means
+
+
+def subtree_mass(weights: np.ndarray, tree: Tree) -> np.ndarray:
+    """(products x nodes) sum of ``weights`` over each node's subtree: with a distribution
+    over nodes, the chance of lying under each node, never rising with depth."""
+    return np.asarray((tree.ancestors @ np.asarray(weights, dtype=np.float32).T).T, dtype=np.float32)
+
+
+def path_softmax(z: np.ndarray, tree: Tree, temperature: float) -> np.ndarray:
+    """A distribution over nodes from z-like node scores: a softmax of their root-path means."""
+    means = path_scores(z, tree) / temperature
+    weights = np.exp(means - means.max(axis=1, keepdims=True))
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def greedy_paths(mass: np.ndarray, tree: Tree) -> list[list[int]]:
+    """Each product's path down the tree by subtree mass: from the likeliest root into the
+    likeliest child, to a leaf. Consistent by construction."""
+    n = len(mass)
+    current = np.full(n, -1, dtype=np.int64)
+    paths: list[list[int]] = [[] for _ in range(n)]
+    for depth in range(int(tree.depth.max()) + 1 if len(tree) else 0):
+        nodes = np.flatnonzero(tree.depth == depth)
+        allowed = tree.parents[nodes][None, :] == current[:, None]
+        candidate = np.where(allowed, mass[:, nodes], -np.inf)
+        best = np.argmax(candidate, axis=1)
+        moving = np.isfinite(candidate[np.arange(n), best])
+        current = np.where(moving, nodes[best], current)
+        for i in np.flatnonzero(moving):
+            paths[i].append(int(current[i]))
+    return paths

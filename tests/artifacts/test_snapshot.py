@@ -80,3 +80,10 @@ def test_subfolders_are_opened_from_the_same_generation(tmp_path):
     (target / "parts" / "two" / "manifest.json").write_text("{")
     with pytest.raises(ThingError, match="two/manifest.json is corrupt"):
         snap.child("parts/two", THING)
+
+
+def test_files_larger_than_one_read_block_are_read_whole(tmp_path):
+    data = os.urandom(1 << 20) * 17 + b"tail"  # past the 16 MiB block a read asks for at a time
+    make_folder(tmp_path / "big", {"a.bin": data})
+    snap = artifacts.open_snapshot(tmp_path / "big", THING)
+    assert snap.read("a.bin") == data and snap.read("a.bin", (1 << 24) + 3) == data[:(1 << 24) + 3]

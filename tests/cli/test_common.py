@@ -27,7 +27,7 @@ def test_help_shows_the_library_defaults():
     from retrieval_tagger.pipeline import TagOptions
 
     tag = option_defaults("tag")
-    assert tag["--top-n"] == str(TagOptions().top_n)
+    assert TagOptions().top_n is None and tag["--top-n"] == f"every facet's value, and up to {tag_defaults.TOP_N} tags in all"
     assert tag["--min-score"] == str(TagOptions().min_score)
     assert tag["--diversity"] == f"{TagOptions().diversity}, measured"
     assert option_defaults("eval")["--diversity"] == f"{tag_defaults.DIVERSITY}, measured"

@@ -19,7 +19,7 @@ def test_index_refuses_to_overwrite_without_force(cli_index, catalog_csv):
 
 def test_index_by_bare_name_and_without_tags_warns(catalog_csv, index_home):
     result = ok("index", catalog_csv, "--name", "plain", "--text-model", TEXT_SPEC, "--image-model", "none")
-    assert "no --tags-col or --facet-cols given" in result.stderr
+    assert "no --tags-col, --facet-cols or --category-col given" in result.stderr
     assert (index_home / "plain" / "manifest.json").is_file()
     assert "counts: products 30" in ok("info", "plain").stdout
     row = json.loads(ok("tag", "--index", "plain", "--text", "red shirt").stdout)
@@ -59,10 +59,28 @@ def test_index_and_tag_every_format(tmp_path, suffix, tags):
 def test_index_takes_image_batch_and_the_old_batch_size_with_a_warning(tmp_path):
     help_text = ok("index", "--help").stdout
     assert "--image-batch" in help_text and "--batch-size" not in help_text
-    path = write_catalog(tmp_path / "c.csv", catalog_rows()[:6], COLUMNS)
+    path = write_catalog(tmp_path / "c.csv", catalog_rows(tmp_path / "images")[:6], COLUMNS)
     new = ok("index", path, "--name", tmp_path / "new", "--facet-cols", "colour", "--image-batch", "4", *FAST)
     assert "deprecated" not in new.stderr and "--image-batch" not in new.stderr
     old = ok("index", path, "--name", tmp_path / "old", "--facet-cols", "colour", "--batch-size", "4", *FAST)
     assert "`rtag index --batch-size` is now --image-batch" in old.stderr
     for name in ("new", "old"):
         assert json.loads((tmp_path / name / "manifest.json").read_text())["build"]["batch_size"] == 4
+
+
+def test_a_headerless_catalog_with_a_category_path_and_photos_in_a_folder(tmp_path):
+    (tmp_path / "photos").mkdir()
+    lines = []
+    for i, (kind, article) in enumerate([("Clothing", "Shirts"), ("Clothing", "Jeans"), ("Shoes", "Boots")] * 4):
+        lines.append(f"p{i},{article.lower()} {i},Shop | {kind} | {article} | item {i},p{i}.png")
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    base = ["index", tmp_path / "c.csv", "--name", tmp_path / "idx", *FAST, "--no-header", "--columns", "id,title,path,image", "--image-col", "image", "--image-dir", tmp_path / "photos",
+            "--category-col", "path", "--category-sep", "|", "--category-drop", "Shop", "--category-drop-last"]
+    assert "12 of the 12 photos named cannot be read" in str(rtag(*base).exception)
+    result = ok(*base, "--allow-missing-images")  # text only
+    assert "category tree (path): 5 nodes, depth 2, 3 paths; facets path1..path2, full path as path" in result.stdout
+    assert "12 image file missing" in result.stderr
+    assert "category tree (path): 5 nodes, depth 2" in ok("info", tmp_path / "idx").stdout
+    row = json.loads(ok("tag", "--index", tmp_path / "idx", "--text", "boots 2", "--min-score", "0").stdout)
+    assert {"path1:Shoes", "path2:Boots", "path:Shoes > Boots"} <= {t["tag"] for t in row["tags"]}
+    assert "--no-header needs --columns" in str(rtag("index", tmp_path / "c.csv", "--name", tmp_path / "other", "--no-header").exception)

@@ -17,5 +17,5 @@ def test_info(cli_index):
     assert "top tags:" in text
 
     verified = ok("info", cli_index, "--verify").stdout
-    assert "verified sha256 of 11 files: ok" in verified
+    assert "verified sha256 of 20 files: ok" in verified
     assert json.loads(ok("info", cli_index, "--json").stdout)["counts"]["products"] == 30

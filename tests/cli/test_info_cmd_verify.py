@@ -19,7 +19,7 @@ def test_verify_covers_the_reranker_and_the_vocabularies(reranked, tmp_path, enc
     shutil.copytree(reranked[0], folder)
     Tagger(open_index(folder), *encoders).add_vocab(write_file(tmp_path / "facets.txt", FACET_VOCAB), "facets")
     text = ok("info", folder, "--verify").stdout
-    assert "verified sha256 of 11 files: ok, and the structure of every array and store" in text
+    assert "verified sha256 of 20 files: ok, and the structure of every array and store" in text
     assert "verified the reranker: ok" in text and "verified vocabulary facets: ok" in text
 
     entries = folder / "vocabs" / "facets" / "entries.json"

@@ -44,7 +44,7 @@ def test_tag_file_to_csv(cli_index, queries, tmp_path):
     assert f"wrote 12 products to {out} (1 could not be tagged)" in result.stderr
     with out.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["id", "tags", "scores", "error", "warning"]
+    assert list(rows[0]) == ["id", "tags", "scores", "review", "error", "warning"]
     assert len(rows) == 12
     assert len(rows[0]["tags"].split("|")) == len(rows[0]["scores"].split("|")) == 3
     assert rows[10]["error"] == "no text and no readable image" and rows[10]["tags"] == ""
@@ -99,3 +99,11 @@ def test_tag_and_eval_a_catalog_with_only_a_title_column(tmp_path):
     tagged = ok("tag", path, "--index", tmp_path / "idx")
     assert len(tagged.stdout.splitlines()) == 30
     assert json.loads(ok("eval", path, "--index", tmp_path / "idx", "--json").stdout)["evaluated"] == 30
+
+
+def test_explain_adds_why_to_each_tag(cli_index):
+    out = ok("tag", "--index", cli_index, "--text", "red cotton shirt", "--explain").stdout
+    tags = json.loads(out.splitlines()[0])["tags"]
+    assert tags and all({"fused", "signals", "rerank", "neighbours", "words"} <= set(t["why"]) for t in tags)
+    refused = rtag("tag", "--index", cli_index, "--text", "red cotton shirt", "--explain", "--format", "csv")
+    assert refused.exit_code != 0 and "--explain" in str(refused.exception)

@@ -27,3 +27,31 @@ def test_cli_vocab_add_list_tag_remove(text_index_copy, tmp_path):
     assert bad.exit_code != 0 and "add --vocab" in str(bad.exception)
     removed = runner.invoke(app, ["vocab", "remove", "shop", "--index", str(text_index_copy)])
     assert removed.exit_code == 0 and not (text_index_copy / "vocabs" / "shop").exists()
+
+
+def test_cli_vocab_map_prints_saves_and_loads_corrections(text_index_copy, tmp_path):
+    import csv
+
+    from typer.testing import CliRunner
+
+    from retrieval_tagger.cli.main import app
+
+    runner = CliRunner()
+    index = str(text_index_copy)
+    assert runner.invoke(app, ["vocab", "add", str(write_file(tmp_path / "tax.txt", TAXONOMY)), "--index", index, "--name", "shop"]).exit_code == 0
+    out = runner.invoke(app, ["vocab", "map", "--index", index, "--vocab", "shop", "--output", str(tmp_path / "map.csv")])
+    assert out.exit_code == 0, out.output
+    assert "article:jeans" in out.output and "-> 5 Clothing > Bottoms > jeans" in out.output and "saved to" in out.output
+    rows = list(csv.DictReader(open(tmp_path / "map.csv", newline="", encoding="utf-8")))
+    for row in rows:
+        if row["catalog_tag"] == "article:jeans":
+            row.update(node="Accessories > bag", node_id="")
+    with open(tmp_path / "map.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    fixed = runner.invoke(app, ["vocab", "map", "--index", index, "--vocab", "shop", "--corrections", str(tmp_path / "map.csv")])
+    assert fixed.exit_code == 0, fixed.output
+    assert "stored 1 correction(s)" in fixed.output and "-> 8 Accessories > bag [1.000] (corrected)" in fixed.output
+    tagged = runner.invoke(app, ["tag", "--index", index, "--vocab", "shop", "--mode", "knn", "--min-score", "0", "--text", "blue denim jeans"])
+    assert json.loads(tagged.stdout.splitlines()[0])["tags"][-1]["tag"] == "Accessories > bag"

@@ -68,3 +68,12 @@ def test_other_image_modes_are_read_as_rgb(img, rgb):
     hist = colour_histogram(img)
     assert np.flatnonzero(hist).tolist() == [bin_of(rgb)]
     assert np.linalg.norm(hist) == pytest.approx(1.0)
+
+
+def test_bin_shares_are_the_pixel_shares_per_bin():
+    img = Image.new("RGB", (40, 40), (250, 250, 250))
+    img.paste((220, 20, 30), (0, 0, 30, 10))  # 300 red pixels
+    img.paste((30, 60, 220), (0, 10, 10, 20))  # 100 blue pixels
+    shares = colour.bin_shares(np.stack([colour_histogram(img), np.zeros(colour.DIM, np.float32)]))
+    assert shares[0, bin_of((220, 20, 30))] == pytest.approx(0.75) and shares[0, bin_of((30, 60, 220))] == pytest.approx(0.25)
+    assert shares[0].sum() == pytest.approx(1.0) and not shares[1].any()

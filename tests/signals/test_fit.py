@@ -173,10 +173,10 @@ def test_catalog_large_enough_gets_a_fitted_fusion(fitted):
     assert fusion["params"]["names"]["temperature"] in GRID_NAMES_T
     assert set(fusion["weights"]["facets"]) == {"colour", "article"}
     for weights in [fusion["weights"]["default"], *fusion["weights"]["facets"].values()]:
-        assert set(weights) == {"text", "image", "colour", "names", "mentions"}
+        assert set(weights) == {"text", "image", "colour", "names", "mentions", "colour_names", "lexical"}
         assert sum(weights.values()) == pytest.approx(1.0)
     accuracy = fusion["fit"]["signal_accuracy"]
-    assert set(accuracy) == {"text", "image", "colour", "names", "mentions"}
+    assert set(accuracy) == {"text", "image", "colour", "names", "mentions", "colour_names", "lexical"}
     assert all(0.0 <= a <= 1.0 for a in accuracy.values())
     # every product has every signal, so all weight on the best one is among the candidates
     assert fusion["fit"]["fused_accuracy"]["default"] >= max(accuracy.values())
@@ -209,6 +209,7 @@ def sampled_ids(catalog, out, monkeypatch, encoders, size):
     monkeypatch.undo()
     assert manifest["fusion"]["fit"]["sample"] == size
     ids = json.loads((out / "ids.json").read_text(encoding="utf-8"))
+    seen = [rows for rows in seen if len(rows) == size]  # the fit's; the precision tables after it score every product
     assert all(np.array_equal(rows, seen[0]) for rows in seen)  # one sample for every signal
     return [ids[r] for r in seen[0]]
 
@@ -228,7 +229,7 @@ def test_small_catalog_records_the_default_with_a_reason(both_index):
     fusion = read_fusion(both_index)  # 30 tagged products
     assert fusion == registry.default_fusion(f"fewer than {MIN_FIT_PRODUCTS} tagged products").to_json()
     assert fusion["fit"] == {"sample": 0, "reason": f"fewer than {MIN_FIT_PRODUCTS} tagged products"}
-    assert fusion["weights"] == {"default": {"text": 0.5, "image": 0.2, "colour": 0.1, "names": 0.1, "mentions": 0.1}, "facets": {}}
+    assert fusion["weights"] == {"default": {"text": 0.5, "image": 0.2, "colour": 0.1, "names": 0.1, "mentions": 0.1, "colour_names": 0.0, "lexical": 0.3}, "facets": {}}
 
 
 def test_untagged_products_do_not_count_towards_fitting(tmp_path, encoders):

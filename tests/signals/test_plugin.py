@@ -13,7 +13,7 @@ from retrieval_tagger.signals import fit, registry
 from retrieval_tagger.signals.base import Scored, Signal
 from retrieval_tagger.tags import split_facet
 
-BUILT_IN = ["text", "image", "colour", "names", "mentions"]
+BUILT_IN = ["text", "image", "colour", "names", "mentions", "colour_names", "lexical"]
 
 
 class LeadWords(Signal):
@@ -108,7 +108,7 @@ def test_the_cli_takes_its_weight(lead_index):
     folder, _ = lead_index
     result = CliRunner().invoke(app, ["tag", "--index", str(folder), "--text", "blue silk dress", "--weights", "lead=1", "--no-rerank"])
     assert result.exit_code == 0, result.output
-    assert {t["tag"] for t in json.loads(result.output)["tags"]} == {"colour:blue", "silk", "article:dress"}
+    assert {t["tag"] for t in json.loads(result.stdout)["tags"]} == {"colour:blue", "silk", "article:dress"}
 
 
 def test_the_reranker_trains_on_its_features(lead_index, tmp_path):
@@ -122,7 +122,7 @@ def test_the_reranker_trains_on_its_features(lead_index, tmp_path):
     info = train_index(folder, progress=False)
 
     features = info["features"]
-    assert features[features.index("mentions") + 1:][:2] == ["lead_score", "fused"]  # after the built-in signals' own
+    assert features[features.index("lexical_rank") + 1:][:2] == ["lead_score", "fused"]  # after the built-in signals' own
     saved = json.loads((folder / "reranker" / "manifest.json").read_text())
     assert saved["signals"] == BUILT_IN + ["lead"] and saved["features"] == features
     tagger = Tagger.load(folder)

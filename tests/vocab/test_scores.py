@@ -52,3 +52,22 @@ def test_few_shot_blend_leans_on_votes_as_examples_grow():
     grouped = vocab_scores.blend(np.array([[3.0, 1.0, 1.0]]), np.array([[0.0, 0.5, 0.5]]), np.array([0.0, 1e6, 1e6]), "auto", [np.arange(3)])[0]
     assert grouped[0] == pytest.approx(np.exp(3) / (np.exp(3) + 2 * np.e), rel=1e-4)
     np.testing.assert_allclose(grouped[1:], [0.5, 0.5], atol=1e-4)
+
+
+def test_a_space_that_scores_some_tags_is_averaged_over_those_only():
+    # colour_names scores tag 0 only (tag 1's vector is zero): tag 1 keeps the text z alone
+    vectors = {"text": np.eye(2, dtype=np.float32), "colour_names": np.array([[1.0, 0.0], [0.0, 0.0]], np.float32)}
+    stats = {s: np.stack([np.zeros(2), np.ones(2), np.ones(2)]).astype(np.float32) for s in vectors}
+    queries = {"text": (np.array([0]), np.array([[0.0, 1.0]], np.float32)),
+               "colour_names": (np.array([0, 1]), np.array([[3.0, 0.0], [1.0, 0.0]], np.float32))}
+    z, present = vocab_scores.zero_shot_z(2, queries, vectors, stats, weights={"text": 1.0, "colour_names": 1.0})
+    np.testing.assert_allclose(z, [[1.5, 1.0], [1.0, 0.0]])
+    assert present.tolist() == [True, True]
+
+
+def test_statistics_of_a_space_ignore_the_tags_it_never_scores():
+    sims = np.array([[0.5, 0.0, 0.1], [0.1, 0.0, 0.3]], np.float32)
+    stats = vocab_scores.statistics(sims)
+    np.testing.assert_allclose(stats[0], [0.3, 0.25, 0.2], atol=1e-6)  # tag 1 takes the scored tags' mean
+    np.testing.assert_allclose(stats[2], [0.15] * 3, atol=1e-6)  # the typical spread of the scored tags
+    assert vocab_scores.tag_space("colour_names") == "colour_names" and vocab_scores.tag_space("text_neighbours") == "text"

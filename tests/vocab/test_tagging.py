@@ -56,6 +56,10 @@ def test_modes_knn_auto_zeroshot(vocab_tagger):
     share = np.exp(z - z.max(axis=1, keepdims=True))
     share /= share.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(scores[:, scarf], share[:, article.index(scarf)], rtol=1e-3, atol=1e-5)
+    # a taxonomy the catalog shares no tags with is reached through its facets; without
+    # that mapping knn mode has nothing to vote with
+    assert all(r.tags for r in vocab_tagger.tag(VOCAB_QUERIES, vocab="tax", mode="knn"))
+    vocab_tagger.vocab_run("tax").mapping = None
     with pytest.raises(RtagError, match="shares none"):
         vocab_tagger.tag(VOCAB_QUERIES, vocab="tax", mode="knn")
     with pytest.raises(RtagError, match="mode must be"):
