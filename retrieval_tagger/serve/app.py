@@ -163,9 +163,7 @@ def create_app(pool: IndexPool, settings: ServeSettings | None = None) -> FastAP
     @v1.get("/indexes/{name}/products/{product_id}", response_model=ProductOut, tags=["indexes"])
     async def product(name: str, product_id: str):
         """A catalog product of the index: its title (from the catalog file the index was built from)."""
-        view = _view(pool, views, name)
-        if product_id not in pool.get(name).tagger.index.id_rows:
-            raise problems.NotFoundError(f"index {name} has no product {product_id!r}")
+        view = _catalog_product(pool, views, name, product_id)
         title = await asyncio.to_thread(view.title, product_id)
         return {"id": product_id, "title": title, "has_image": view.image(product_id) is not None}
 
@@ -173,9 +171,7 @@ def create_app(pool: IndexPool, settings: ServeSettings | None = None) -> FastAP
             responses={200: {"content": {"image/jpeg": {}}}})
     async def product_image(name: str, product_id: str):
         """A thumbnail of a catalog product's photo, by product id."""
-        view = _view(pool, views, name)
-        if product_id not in pool.get(name).tagger.index.id_rows:
-            raise problems.NotFoundError(f"index {name} has no product {product_id!r}")
+        view = _catalog_product(pool, views, name, product_id)
         path = await asyncio.to_thread(view.image, product_id)
         if path is None:
             raise problems.NotFoundError(f"product {product_id!r} of index {name} has no photo here" + (f" ({view.reason})" if view.reason else ""))
@@ -265,6 +261,14 @@ def _view(pool: IndexPool, views: dict, name: str) -> CatalogView:
     if key not in views:
         views[key] = CatalogView(served.tagger.index.manifest)
     return views[key]
+
+
+def _catalog_product(pool: IndexPool, views: dict, name: str, product_id: str) -> CatalogView:
+    """The catalog view of index ``name``, when ``product_id`` is one of its products (else 404)."""
+    view = _view(pool, views, name)
+    if product_id not in pool.get(name).tagger.index.id_rows:
+        raise problems.NotFoundError(f"index {name} has no product {product_id!r}")
+    return view
 
 
 def _thumbnail(path: Path) -> bytes:

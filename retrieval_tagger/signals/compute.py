@@ -55,7 +55,8 @@ def compute(index, queries: Queries, wanted: set[str], fusion: FusionSettings, p
     """
     n, n_tags = queries.n, len(index.vocab)
     found = Signals({}, {})
-    for name in signals_of(index):
+    # prepare() already asked each signal whether the index has it: not again per batch
+    for name in (prepared if prepared is not None else signals_of(index)):
         if name not in wanted:
             continue
         signal = registry.get(name)
