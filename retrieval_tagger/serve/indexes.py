@@ -121,6 +121,9 @@ def served_names(requested: list[str]) -> dict[str, Path]:
             folder = location.resolve(item)
             if not (folder / "manifest.json").is_file():
                 raise IndexNotFoundError(f"no index at {folder}: build it with `rtag index` or name another")
+            if folder.name in out and out[folder.name].resolve() != folder.resolve():
+                raise RtagError(f"two indexes would be served as {folder.name!r} ({out[folder.name]} and {folder}): "
+                                "the name in the URL is the folder's name, so rename one")
             out[folder.name] = folder
         return out
     home = location.index_home()

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from retrieval_tagger.errors import IndexFormatError, IndexNotFoundError
+from retrieval_tagger.errors import IndexFormatError, IndexNotFoundError, RtagError
 from retrieval_tagger.serve.indexes import IndexPool, folder_state, served_names
 
 
@@ -90,6 +90,9 @@ def test_served_names_from_arguments_or_the_index_home(tmp_path, monkeypatch):
     assert served_names(["b"]) == {"b": tmp_path / "b"}
     with pytest.raises(IndexNotFoundError, match="no index at"):
         served_names(["missing"])
+    make_index(tmp_path / "other" / "a")
+    with pytest.raises(RtagError, match="two indexes would be served as 'a'"):
+        served_names(["a", str(tmp_path / "other" / "a")])
     monkeypatch.setenv("RTAG_INDEX_DIR", str(tmp_path / "empty"))
     with pytest.raises(IndexNotFoundError, match="no index under"):
         served_names([])
