@@ -14,7 +14,8 @@ import numpy as np
 
 def every_facet(picked: list[list[tuple[int, float]]], scores: np.ndarray, vocab) -> list[list[tuple[int, float]]]:
     """``picked`` (each product's (column, score) list) with the best value of every facet
-    the list lacks appended, in the vocabulary's facet order."""
+    the list lacks appended, in the vocabulary's facet order; a facet whose values all
+    score 0 (no evidence, or below the end of a decoded tree path) is not invented."""
     if not vocab.facets or not len(picked):
         return picked
     facet_of = np.full(len(vocab), -1, dtype=np.int64)
@@ -25,7 +26,9 @@ def every_facet(picked: list[list[tuple[int, float]]], scores: np.ndarray, vocab
     out = []
     for i, row in enumerate(picked):
         answered = {int(facet_of[c]) for c, _ in row}
-        missing = [int(best[i, f]) for f in range(best.shape[1]) if f not in answered]
+        # a facet with no evidence at all (every value 0: e.g. the levels below where a
+        # decoded category path ends) has no answer to give: argmax would pick any value
+        missing = [int(best[i, f]) for f in range(best.shape[1]) if f not in answered and scores[i, best[i, f]] > 0]
         out.append(row + [(c, float(scores[i, c])) for c in missing])
     return out
 

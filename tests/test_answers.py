@@ -37,3 +37,10 @@ def test_tags_below_their_floor_are_marked_or_dropped():
     floor[2] = 0.35
     assert tag_dicts(row, floor, VOCAB.tags)[1] == {"tag": "b:p", "score": 0.3, "review": True}
     assert tag_dicts(row, floor, VOCAB.tags, drop_review=True) == [{"tag": "a:x", "score": 0.9}]
+
+
+def test_a_facet_without_any_evidence_is_not_invented():
+    vocab = TagSet(["level1:Toys", "level2:Trains", "level3:Steam", "level3:Diesel"], [3, 2, 1, 1])
+    scores = np.array([[0.9, 0.8, 0.0, 0.0]], np.float32)  # a decoded path that ends at level 2
+    (row,) = every_facet([[(0, 0.9)]], scores, vocab)
+    assert [c for c, _ in row] == [0, 1]  # level 2 added; level 3 has no value to give
