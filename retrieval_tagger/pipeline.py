@@ -201,7 +201,6 @@ class _Chunk:
 
     products: list[Product]
     found: Signals
-    queries: Queries
     weights: dict  # the per-tag fusion weights of the signals fused
     fusion: FusionSettings  # the parameters scored with
     signal: np.ndarray  # whether each product had any signal
@@ -339,7 +338,7 @@ class Tagger:
         with progress_bar(len(items), "tagging", "product", opts.progress if len(items) > self._chunk_size(opts) else False) as bar:
             for chunk, found, fused, queries, warn in self._signal_chunks(items, opts, fusion, weights):
                 final = self.rerank(found, fused, queries.self_rows) if self.reranks(opts) and len(chunk) else fused
-                yield _Chunk(chunk, found, queries, used, fusion, found.any_signal(len(chunk))), fused, final, warn
+                yield _Chunk(chunk, found, used, fusion, found.any_signal(len(chunk))), fused, final, warn
                 bar.update(len(chunk))
 
     def _chunk_size(self, opts: TagOptions, n_tags: int | None = None) -> int:

@@ -62,7 +62,7 @@ def create_app(pool: IndexPool, settings: ServeSettings | None = None) -> FastAP
     settings = settings or ServeSettings()
     metrics = Metrics()
     batchers: dict[str, MicroBatcher] = {}
-    views: dict[tuple[str, float], CatalogView] = {}
+    views: dict[str, tuple[float, CatalogView]] = {}  # index name -> (build loaded at, its catalog view)
 
     def batcher(name: str) -> MicroBatcher:
         if name not in batchers:
@@ -256,11 +256,13 @@ def _summary(pool: IndexPool, name: str) -> dict:
 
 
 def _view(pool: IndexPool, views: dict, name: str) -> CatalogView:
+    """The catalog view of the build now served as ``name`` (one per index: a reload
+    replaces it, so old builds' titles are not kept)."""
     served = pool.get(name)
-    key = (name, served.loaded_at)
-    if key not in views:
-        views[key] = CatalogView(served.tagger.index.manifest)
-    return views[key]
+    held = views.get(name)
+    if held is None or held[0] != served.loaded_at:
+        held = views[name] = (served.loaded_at, CatalogView(served.tagger.index.manifest))
+    return held[1]
 
 
 def _catalog_product(pool: IndexPool, views: dict, name: str, product_id: str) -> CatalogView:
